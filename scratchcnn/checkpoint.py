@@ -1,0 +1,60 @@
+"""Save a Sequential model (architecture + weights) to one .npz, and load it back."""
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from .backend import to_numpy
+from .layers import LAYER_TYPES, MaxUnpool2D
+from .model import Sequential
+
+FORMAT = "scratchcnn-sequential-v1"
+
+
+def save(model, path):
+    """Write ``model`` to ``path`` (.npz): an architecture record and every array."""
+    architecture = [{"type": type(layer).__name__, "name": layer.name, "config": layer.config()}
+                    for layer in model.layers]
+    header = {"format": FORMAT, "dtype": str(np.dtype(model.dtype or np.float32)),
+              "architecture": architecture}
+    arrays = {f"state/{k}": to_numpy(v) for k, v in model.state_dict().items()}
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".partial.npz"
+    np.savez(tmp, __scratchcnn__=np.array(json.dumps(header)), **arrays)
+    os.replace(tmp, path)          # never leave a half-written model under the real name
+
+
+def load(path):
+    """Rebuild the model saved at ``path``. Raises FileNotFoundError or ValueError
+    with the path and the reason for a missing, truncated or foreign file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no saved model at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "__scratchcnn__" not in archive.files:
+                raise ValueError(f"{path!r} is a .npz file but not a scratchcnn model "
+                                 "(no '__scratchcnn__' header)")
+            header = json.loads(str(archive["__scratchcnn__"]))
+            state = {k[len("state/"):]: archive[k] for k in archive.files if k.startswith("state/")}
+    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path!r} is not a readable scratchcnn model file "
+                         f"(truncated or not a .npz): {err}") from err
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{path!r} has format {header.get('format')!r}, expected {FORMAT!r}")
+    layers, by_name = [], {}
+    for record in header["architecture"]:
+        cls = LAYER_TYPES.get(record["type"])
+        if cls is None:
+            raise ValueError(f"{path!r} names an unknown layer type {record['type']!r}")
+        config = dict(record["config"])
+        if cls is MaxUnpool2D:
+            config["pool"] = by_name[config["pool"]]
+        layer = cls(**config, name=record["name"])
+        layers.append(layer)
+        by_name[layer.name] = layer
+    model = Sequential(layers).astype(header["dtype"])
+    model.load_state_dict(state)
+    return model

@@ -1,0 +1,112 @@
+"""Plain NumPy kernels: the readable math of convolution and max pooling.
+
+These are the only loops over pixels in the library (as loops over kernel
+offsets, each moving a whole strided slice), and the fast twins in ``cpu.py``
+(Numba) and ``gpu.py`` (CuPy) have exactly these signatures and must agree with
+them (tests/test_kernels.py).
+
+Conventions
+-----------
+* Images are NCHW.
+* A *patch matrix* ``cols`` has one row per output pixel and one column per
+  (channel, kernel row, kernel column): shape ``(N*OH*OW, C*KH*KW)``, rows in
+  (n, oh, ow) order, columns in (c, i, j) order. A convolution is then one
+  matrix product ``cols @ W.reshape(O, -1).T``.
+* The *switches* of a max pool are, for every output pixel, the flat index
+  ``h * W + w`` of the winning input pixel inside its own (n, c) image plane
+  (Zeiler & Fergus 2014, sec. 2.1: "switch" variables). Shape = pooled shape,
+  dtype int64.
+"""
+import numpy as np
+
+
+def conv_output_size(size, kernel, stride, padding):
+    """Output length of a sliding window along one axis (floor mode)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col(x, kh, kw, stride, padding):
+    """Unfold every (KH, KW) window of ``x`` into a row of a patch matrix.
+
+    x: (N, C, H, W); stride, padding: (sh, sw), (ph, pw)
+    returns cols: (N*OH*OW, C*KH*KW), with cols[(n, oh, ow), (c, i, j)] =
+    x_padded[n, c, oh*sh + i, ow*sw + j].
+    """
+    (sh, sw), (ph, pw) = stride, padding
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):          # one strided slice per kernel offset (Chainer's im2col)
+        for j in range(kw):
+            windows[:, :, i, j] = x_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, c * kh * kw)
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding):
+    """The adjoint of ``im2col``: add every patch-matrix entry back onto its pixel.
+
+    cols: (N*OH*OW, C*KH*KW); x_shape: (N, C, H, W)
+    returns dx: (N, C, H, W), with dx[n, c, y, x] = sum of every cols entry
+    that ``im2col`` copied from that pixel (overlapping windows add up).
+    """
+    (sh, sw), (ph, pw) = stride, padding
+    n, c, h, w = x_shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    dx_padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):          # each slice touches distinct pixels, so += is exact
+        for j in range(kw):
+            dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += windows[:, :, i, j]
+    return dx_padded[:, :, ph:ph + h, pw:pw + w]
+
+
+def maxpool_forward(x, kh, kw, stride):
+    """Max over every (KH, KW) window, remembering where each maximum was.
+
+    x: (N, C, H, W); stride: (sh, sw)
+    returns out: (N, C, OH, OW) and switches: (N, C, OH, OW) int64, the flat
+    index h*W + w of the winner in its plane. Ties go to the first offset in
+    row-major order (as in PyTorch).
+    """
+    sh, sw = stride
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
+    out = x[:, :, 0:sh * oh:sh, 0:sw * ow:sw].copy()
+    rows = np.arange(oh)[:, None] * sh          # top-left corner of each window
+    cols = np.arange(ow)[None, :] * sw
+    switches = np.broadcast_to(rows * w + cols, out.shape).copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i == 0 and j == 0:
+                continue
+            candidate = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            wins = candidate > out               # strictly greater: first max keeps the switch
+            out = np.where(wins, candidate, out)
+            switches = np.where(wins, (rows + i) * w + (cols + j), switches)
+    return out, switches
+
+
+def max_unpool(values, switches, x_shape):
+    """Place each value at its switch in a zero image (Zeiler & Fergus 2014, sec. 2.1: unpooling).
+
+    values, switches: (N, C, OH, OW); x_shape: (N, C, H, W)
+    returns (N, C, H, W). Where overlapping windows share a winner, their
+    values add up, which makes this exactly the backward pass of
+    ``maxpool_forward`` (values = dL/d out).
+    """
+    n, c, h, w = x_shape
+    plane = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
+    flat = np.bincount((plane + switches).ravel(), weights=values.ravel(),
+                       minlength=n * c * h * w)
+    return flat.astype(values.dtype, copy=False).reshape(x_shape)
+
+
+def gather_at_switches(x, switches):
+    """Read ``x`` at the switches: the adjoint of ``max_unpool``.
+
+    x: (N, C, H, W); switches: (N, C, OH, OW) -> (N, C, OH, OW)
+    """
+    n, c = x.shape[:2]
+    return np.take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
+                              axis=2).reshape(switches.shape)

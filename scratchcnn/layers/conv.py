@@ -1,0 +1,161 @@
+"""Convolution and transposed convolution: an exact adjoint pair.
+
+Conv2D is a cross-correlation (as in PyTorch): out[n, o, y, x] = b[o] +
+sum_{c,i,j} W[o, c, i, j] * x_padded[n, c, y*sh + i, x*sw + j]. With the patch
+matrix of ``im2col`` it is a single matrix product (one row per output pixel).
+
+ConvTranspose2D with the same weights is the adjoint of Conv2D's linear part:
+its forward is Conv2D's backward-to-input and its backward-to-input is Conv2D's
+forward, so <conv(x), y> = <x, convT(y)> (Zeiler & Fergus 2014, sec. 2.1:
+"filtering" with transposed filters).
+"""
+import numpy as np
+
+from ..backend import array_module
+from ..kernels import kernels_for
+from ..kernels.reference import conv_output_size
+from .base import Layer, as_pair, uniform_init
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation), PyTorch layout.
+
+    params: W (out_channels, in_channels, kh, kw), b (out_channels,)
+    forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
+              OH = (H + 2*ph - kh) // sh + 1, likewise OW.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
+        super().__init__(name)
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{arg} must be a positive int, got {v!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        self.padding = as_pair(padding, "padding", minimum=0)
+        kh, kw = self.kernel_size
+        self.params = {"W": np.zeros((out_channels, in_channels, kh, kw), np.float32),
+                       "b": np.zeros(out_channels, np.float32)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.reset_parameters(np.random.default_rng(0))
+        self._cache = None
+        self._out_shape = None
+
+    def config(self):
+        return dict(in_channels=self.in_channels, out_channels=self.out_channels,
+                    kernel_size=list(self.kernel_size), stride=list(self.stride),
+                    padding=list(self.padding))
+
+    def reset_parameters(self, rng):
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        for key in ("W", "b"):
+            p = self.params[key]
+            p[...] = uniform_init(rng, p.shape, fan_in).astype(p.dtype)
+
+    def output_shape(self, x_shape):
+        n, _, h, w = x_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise ValueError(
+                f"{self.label}: kernel_size {self.kernel_size} is larger than the padded input "
+                f"{(h + 2 * ph, w + 2 * pw)} (x spatial size {(h, w)}, padding {self.padding})")
+        return (n, self.out_channels, conv_output_size(h, kh, sh, ph),
+                conv_output_size(w, kw, sw, pw))
+
+    def forward(self, x):
+        self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
+        n, _, oh, ow = self.output_shape(x.shape)
+        kh, kw = self.kernel_size
+        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding)   # (N*OH*OW, C*kh*kw)
+        w_mat = self.params["W"].reshape(self.out_channels, -1)               # (O, C*kh*kw)
+        out = cols @ w_mat.T + self.params["b"]                               # (N*OH*OW, O)
+        self._cache = (x.shape, cols)
+        y = out.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        y = array_module(x).ascontiguousarray(y)
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dy, param_grads=True):
+        """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads."""
+        self.check_grad(dy, self._out_shape)
+        x_shape, cols = self._cache
+        dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # (N*OH*OW, O)
+        w_mat = self.params["W"].reshape(self.out_channels, -1)
+        if param_grads:
+            self.grads["W"] += (dy_mat.T @ cols).reshape(self.params["W"].shape)
+            self.grads["b"] += dy_mat.sum(axis=0)
+        dcols = dy_mat @ w_mat                                            # (N*OH*OW, C*kh*kw)
+        kh, kw = self.kernel_size
+        return kernels_for(dy).col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution, PyTorch layout (no output_padding, no groups).
+
+    params: W (in_channels, out_channels, kh, kw), b (out_channels,)
+    forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
+              OH = (H - 1)*sh - 2*ph + kh, likewise OW.
+    y = (backward-to-input of a Conv2D(out_channels -> in_channels) with weight W) + b.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
+        super().__init__(name)
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{arg} must be a positive int, got {v!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        self.padding = as_pair(padding, "padding", minimum=0)
+        kh, kw = self.kernel_size
+        self.params = {"W": np.zeros((in_channels, out_channels, kh, kw), np.float32),
+                       "b": np.zeros(out_channels, np.float32)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.reset_parameters(np.random.default_rng(0))
+        self._cache = None
+        self._out_shape = None
+
+    config = Conv2D.config
+
+    def reset_parameters(self, rng):
+        # PyTorch computes fan_in of a transposed conv from W.shape[1] * kh * kw.
+        fan_in = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
+        for key in ("W", "b"):
+            p = self.params[key]
+            p[...] = uniform_init(rng, p.shape, fan_in).astype(p.dtype)
+
+    def output_shape(self, x_shape):
+        n, _, h, w = x_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh, ow = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self.label}: padding {self.padding} is too large for input "
+                             f"size {(h, w)}: the output would be {(oh, ow)}")
+        return (n, self.out_channels, oh, ow)
+
+    def forward(self, x):
+        self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
+        out_shape = self.output_shape(x.shape)
+        x_mat = x.transpose(0, 2, 3, 1).reshape(-1, self.in_channels)       # (N*H*W, in)
+        cols = x_mat @ self.params["W"].reshape(self.in_channels, -1)         # (N*H*W, out*kh*kw)
+        kh, kw = self.kernel_size
+        y = kernels_for(x).col2im(cols, out_shape, kh, kw, self.stride, self.padding)
+        y += self.params["b"].reshape(1, -1, 1, 1)
+        self._cache = (x_mat, x.shape)
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dy, param_grads=True):
+        """dy: (N, out, OH, OW) -> dx: (N, in, H, W); adds dL/dW and dL/db into grads."""
+        self.check_grad(dy, self._out_shape)
+        x_mat, x_shape = self._cache
+        kh, kw = self.kernel_size
+        cols = kernels_for(dy).im2col(dy, kh, kw, self.stride, self.padding)  # (N*H*W, out*kh*kw)
+        w_mat = self.params["W"].reshape(self.in_channels, -1)
+        if param_grads:
+            self.grads["W"] += (x_mat.T @ cols).reshape(self.params["W"].shape)
+            self.grads["b"] += dy.sum(axis=(0, 2, 3))
+        n, _, h, w = x_shape
+        dx = (cols @ w_mat.T).reshape(n, h, w, self.in_channels).transpose(0, 3, 1, 2)
+        return array_module(dy).ascontiguousarray(dx)

@@ -1,0 +1,80 @@
+"""Batch normalization over the channels of NCHW maps (Ioffe & Szegedy 2015)."""
+import numpy as np
+
+from .base import Layer
+
+
+class BatchNorm2D(Layer):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per channel.
+
+    params: gamma (C,), beta (C,); buffers: running_mean (C,), running_var (C,)
+    forward: x (N, C, H, W) -> (N, C, H, W).
+    Training normalizes with the batch's mean and biased variance over (N, H, W)
+    and updates the running statistics with PyTorch's convention:
+        running = (1 - momentum) * running + momentum * batch_statistic,
+    using the *unbiased* batch variance for running_var. Eval uses the running
+    statistics.
+    """
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5, name=None):
+        super().__init__(name)
+        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        self.params = {"gamma": np.ones(num_features, np.float32),
+                       "beta": np.zeros(num_features, np.float32)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers = {"running_mean": np.zeros(num_features, np.float32),
+                        "running_var": np.ones(num_features, np.float32)}
+        self._cache = None
+
+    def config(self):
+        return dict(num_features=self.num_features, momentum=self.momentum, eps=self.eps)
+
+    def reset_parameters(self, rng):
+        self.params["gamma"][...] = 1
+        self.params["beta"][...] = 0
+        self.buffers["running_mean"][...] = 0
+        self.buffers["running_var"][...] = 1
+
+    def forward(self, x):
+        self.check_input(x, "(N, C, H, W)", 4, self.num_features, "num_features")
+        shape = (1, -1, 1, 1)
+        if self.training:
+            count = x.shape[0] * x.shape[2] * x.shape[3]
+            if count < 2:
+                raise ValueError(f"{self.label}: training mode needs more than one value per "
+                                 f"channel to compute a variance, got x of shape {tuple(x.shape)}")
+            mean = x.mean(axis=(0, 2, 3))
+            var = x.var(axis=(0, 2, 3))                      # biased: used to normalize
+            m = self.momentum
+            self.buffers["running_mean"] *= 1 - m
+            self.buffers["running_mean"] += m * mean
+            self.buffers["running_var"] *= 1 - m
+            self.buffers["running_var"] += m * var * (count / (count - 1))   # unbiased
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        inv_std = 1 / (var + x.dtype.type(self.eps)) ** 0.5
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        self._cache = (x_hat, inv_std, self.training)
+        return self.params["gamma"].reshape(shape) * x_hat + self.params["beta"].reshape(shape)
+
+    def backward(self, dy, param_grads=True):
+        """dy: (N, C, H, W) -> dx: (N, C, H, W); adds dL/dgamma, dL/dbeta into grads."""
+        self.check_grad(dy, None if self._cache is None else self._cache[0].shape)
+        x_hat, inv_std, was_training = self._cache
+        shape = (1, -1, 1, 1)
+        if param_grads:
+            self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
+            self.grads["beta"] += dy.sum(axis=(0, 2, 3))
+        dx_hat = dy * self.params["gamma"].reshape(shape)
+        if not was_training:                                 # statistics are constants
+            return dx_hat * inv_std.reshape(shape)
+        # mean and variance depend on x too: the standard batch-norm backward
+        count = dy.shape[0] * dy.shape[2] * dy.shape[3]
+        sum_dx_hat = dx_hat.sum(axis=(0, 2, 3)).reshape(shape)
+        sum_dx_hat_x_hat = (dx_hat * x_hat).sum(axis=(0, 2, 3)).reshape(shape)
+        return (inv_std.reshape(shape) / count) * (
+            count * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
