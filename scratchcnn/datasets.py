@@ -46,6 +46,21 @@ def load(name):
             (to_float_images(images[test]), labels[test]))
 
 
+def random_shift(x, rng, max_shift=2):
+    """Move each image by a random whole-pixel offset in [-max_shift, max_shift]
+    along each axis, filling with zeros (a standard MNIST augmentation).
+
+    x: (N, C, H, W) -> (N, C, H, W); rng: a NumPy Generator.
+    """
+    n, c, h, w = x.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    top = rng.integers(0, 2 * max_shift + 1, n)
+    left = rng.integers(0, 2 * max_shift + 1, n)
+    rows = (top[:, None] + np.arange(h))[:, None, :, None]      # (N, 1, H, 1)
+    cols = (left[:, None] + np.arange(w))[:, None, None, :]     # (N, 1, 1, W)
+    return padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols]
+
+
 # ----- IDX files (the standard MNIST format) ------------------------------------------------
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

@@ -55,13 +55,16 @@ def _progress(epoch, epochs, done, total, loss):
 
 
 def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None,
-        verbose=True, max_batches=None):
+        augment=None, lr_decay=1.0, verbose=True, max_batches=None):
     """Train ``model`` with ``optimizer`` on images x (N, C, H, W) and int labels y (N,).
 
     Each epoch visits the data in a fresh order drawn from a Generator seeded with
     ``seed``, so the same seed gives the same bits. ``validation=(x_val, y_val)``
-    adds held-out loss/accuracy to each epoch's line. ``max_batches`` caps the
-    batches per epoch (quick runs). Returns a history dict of per-epoch lists.
+    adds held-out loss/accuracy to each epoch's line. ``augment(x_batch, rng)``
+    (optional) transforms each training batch, e.g. ``datasets.random_shift``.
+    After each epoch the learning rate is multiplied by ``lr_decay``.
+    ``max_batches`` caps the batches per epoch (quick runs). Returns a history
+    dict of per-epoch lists.
     """
     y = np.asarray(y)
     _check_data(model, x, y)
@@ -70,6 +73,8 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
     rng = np.random.default_rng(seed)
     device = model_device(model)
     live = verbose and sys.stdout.isatty()
+    if not 0 < lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
     history = {k: [] for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                                "images_per_s", "seconds")}
     start = time.perf_counter()
@@ -80,7 +85,8 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
         batches = batches[:max_batches] if max_batches else batches
         seen, loss_sum, correct, tick = 0, 0.0, 0, time.perf_counter()
         for index in batches:
-            xb, yb = to_device(x[index], device), to_device(y[index], device)
+            xb = x[index] if augment is None else augment(x[index], rng)
+            xb, yb = to_device(xb, device), to_device(y[index], device)
             logits = model.forward(xb)
             loss, dlogits = softmax_cross_entropy(logits, yb)
             optimizer.zero_grad()
@@ -105,6 +111,7 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
             history["val_accuracy"].append(scores["accuracy"])
             line += f"  val_loss {scores['loss']:.4f}  val_acc {100 * scores['accuracy']:.2f}%"
         line += f"  {seen / seconds:,.0f} img/s  {time.perf_counter() - start:.1f} s"
+        optimizer.lr *= lr_decay
         if verbose:
             print(("\r" if live else "") + line + (" " * 20 if live else ""), flush=True)
     model.train()

@@ -8,67 +8,78 @@ Rules (DESIGN.md, "Kernels and backends"):
   order inside a thread is fixed: the same inputs give the same bits every run.
 * dtype-generic: Numba compiles one version per input dtype (float32, float64).
 """
-import numpy as np
-from numba import njit, prange
+from . import runtime  # noqa: F401  (passive OpenMP waiting, malloc reuse: see runtime.py)
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 from .reference import conv_output_size
 
 
 @njit(cache=True, parallel=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow):
-    n, c, h, w = x.shape
-    cols = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
-    for row_block in prange(n * oh):          # each thread owns whole output rows
-        b, y = row_block // oh, row_block % oh
-        for xo in range(ow):
-            row = (b * oh + y) * ow + xo
-            col = 0
-            for ch in range(c):
-                for i in range(kh):
-                    yy = y * sh + i - ph
-                    for j in range(kw):
-                        xx = xo * sw + j - pw
-                        if 0 <= yy < h and 0 <= xx < w:
-                            cols[row, col] = x[b, ch, yy, xx]
-                        else:
-                            cols[row, col] = 0
-                        col += 1
+def _im2col(x_padded, cols, kh, kw, sh, sw, oh, ow):
+    n, c = x_padded.shape[0], x_padded.shape[1]
+    for plane in prange(c * n):               # thread owns cols[rows of ch, columns of image b]
+        ch, b = plane // n, plane % n
+        for i in range(kh):
+            for j in range(kw):
+                row = (ch * kh + i) * kw + j
+                for y in range(oh):           # one output row = one strided slice of an input row
+                    start = (b * oh + y) * ow
+                    cols[row, start:start + ow] = x_padded[b, ch, y * sh + i, j:j + sw * ow:sw]
     return cols
 
 
-def im2col(x, kh, kw, stride, padding):
-    """See ``reference.im2col``. x: (N, C, H, W) -> cols: (N*OH*OW, C*KH*KW)."""
+def _pad(x, ph, pw):
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def im2col(x, kh, kw, stride, padding, out=None):
+    """See ``reference.im2col``. x: (N, C, H, W) -> cols: (C*KH*KW, N*OH*OW),
+    written into ``out`` when given (a reused buffer: no fresh pages to fault in)."""
     (sh, sw), (ph, pw) = stride, padding
-    oh = conv_output_size(x.shape[2], kh, sh, ph)
-    ow = conv_output_size(x.shape[3], kw, sw, pw)
-    return _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow)
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    if out is None:
+        out = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    return _im2col(_pad(x, ph, pw), out, kh, kw, sh, sw, oh, ow)
 
 
 @njit(cache=True, parallel=True)
-def _col2im(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow):
-    dx = np.zeros((n, c, h, w), dtype=cols.dtype)
-    for b in prange(n):                       # thread b owns image dx[b]
-        for y in range(oh):
-            for xo in range(ow):
-                row = (b * oh + y) * ow + xo
-                col = 0
-                for ch in range(c):
-                    for i in range(kh):
-                        yy = y * sh + i - ph
-                        for j in range(kw):
-                            xx = xo * sw + j - pw
-                            if 0 <= yy < h and 0 <= xx < w:
-                                dx[b, ch, yy, xx] += cols[row, col]
-                            col += 1
-    return dx
+def _col2im(cols, dx_padded, kh, kw, sh, sw, oh, ow):
+    n, c, hp, wp = dx_padded.shape
+    dx_flat, cols_flat, pixels = dx_padded.ravel(), cols.ravel(), cols.shape[1]
+    for plane in prange(n * c):               # thread owns image plane dx_padded[b, ch]
+        b, ch = plane // c, plane % c
+        base = (b * c + ch) * hp * wp
+        dx_flat[base:base + hp * wp] = 0
+        for i in range(kh):                   # gather every patch entry copied from this plane
+            for j in range(kw):
+                row = (ch * kh + i) * kw + j
+                for y in range(oh):
+                    src = row * pixels + (b * oh + y) * ow
+                    dst = base + (y * sh + i) * wp + j
+                    if sw == 1:               # unit stride: a loop the compiler vectorizes
+                        for xo in range(ow):
+                            dx_flat[dst + xo] += cols_flat[src + xo]
+                    else:
+                        for xo in range(ow):
+                            dx_flat[dst + xo * sw] += cols_flat[src + xo]
+    return dx_padded
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding):
-    """See ``reference.col2im``. cols: (N*OH*OW, C*KH*KW) -> dx: x_shape."""
+    """See ``reference.col2im``. cols: (C*KH*KW, N*OH*OW) -> dx: x_shape."""
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    return _col2im(np.ascontiguousarray(cols), n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow)
+    dx_padded = np.empty((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), dx_padded, kh, kw, sh, sw, oh, ow)
+    if ph == 0 and pw == 0:
+        return dx_padded
+    return np.ascontiguousarray(dx_padded[:, :, ph:ph + h, pw:pw + w])
 
 
 @njit(cache=True, parallel=True)

@@ -8,10 +8,11 @@ them (tests/test_kernels.py).
 Conventions
 -----------
 * Images are NCHW.
-* A *patch matrix* ``cols`` has one row per output pixel and one column per
-  (channel, kernel row, kernel column): shape ``(N*OH*OW, C*KH*KW)``, rows in
-  (n, oh, ow) order, columns in (c, i, j) order. A convolution is then one
-  matrix product ``cols @ W.reshape(O, -1).T``.
+* A *patch matrix* ``cols`` has one column per output pixel and one row per
+  (channel, kernel row, kernel column): shape ``(C*KH*KW, N*OH*OW)``, rows in
+  (c, i, j) order, columns in (n, oh, ow) order (the Caffe/Chainer layout). A
+  convolution is then one matrix product ``W.reshape(O, -1) @ cols``: each
+  output pixel is a filter (a row of W) dotted with its patch (a column).
 * The *switches* of a max pool are, for every output pixel, the flat index
   ``h * W + w`` of the winning input pixel inside its own (n, c) image plane
   (Zeiler & Fergus 2014, sec. 2.1: "switch" variables). Shape = pooled shape,
@@ -25,39 +26,43 @@ def conv_output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x, kh, kw, stride, padding):
+def im2col(x, kh, kw, stride, padding, out=None):
     """Unfold every (KH, KW) window of ``x`` into a row of a patch matrix.
 
     x: (N, C, H, W); stride, padding: (sh, sw), (ph, pw)
-    returns cols: (N*OH*OW, C*KH*KW), with cols[(n, oh, ow), (c, i, j)] =
-    x_padded[n, c, oh*sh + i, ow*sw + j].
+    returns cols: (C*KH*KW, N*OH*OW), with cols[(c, i, j), (n, oh, ow)] =
+    x_padded[n, c, oh*sh + i, ow*sw + j]; written into ``out`` if given.
     """
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    windows = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    windows = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     for i in range(kh):          # one strided slice per kernel offset (Chainer's im2col)
         for j in range(kw):
-            windows[:, :, i, j] = x_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, c * kh * kw)
+            windows[:, i, j] = x_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw].transpose(1, 0, 2, 3)
+    cols = windows.reshape(c * kh * kw, n * oh * ow)
+    if out is None:
+        return cols
+    out[...] = cols
+    return out
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding):
     """The adjoint of ``im2col``: add every patch-matrix entry back onto its pixel.
 
-    cols: (N*OH*OW, C*KH*KW); x_shape: (N, C, H, W)
+    cols: (C*KH*KW, N*OH*OW); x_shape: (N, C, H, W)
     returns dx: (N, C, H, W), with dx[n, c, y, x] = sum of every cols entry
     that ``im2col`` copied from that pixel (overlapping windows add up).
     """
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    windows = cols.reshape(c, kh, kw, n, oh, ow)
     dx_padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):          # each slice touches distinct pixels, so += is exact
         for j in range(kw):
-            dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += windows[:, :, i, j]
+            dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += windows[:, i, j].transpose(1, 0, 2, 3)
     return dx_padded[:, :, ph:ph + h, pw:pw + w]
 
 

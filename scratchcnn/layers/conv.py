@@ -2,7 +2,8 @@
 
 Conv2D is a cross-correlation (as in PyTorch): out[n, o, y, x] = b[o] +
 sum_{c,i,j} W[o, c, i, j] * x_padded[n, c, y*sh + i, x*sw + j]. With the patch
-matrix of ``im2col`` it is a single matrix product (one row per output pixel).
+matrix of ``im2col`` (one column per output pixel) it is a single matrix
+product, W.reshape(O, -1) @ cols.
 
 ConvTranspose2D with the same weights is the adjoint of Conv2D's linear part:
 its forward is Conv2D's backward-to-input and its backward-to-input is Conv2D's
@@ -66,13 +67,16 @@ class Conv2D(Layer):
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
         n, _, oh, ow = self.output_shape(x.shape)
-        kh, kw = self.kernel_size
-        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding)   # (N*OH*OW, C*kh*kw)
-        w_mat = self.params["W"].reshape(self.out_channels, -1)               # (O, C*kh*kw)
-        out = cols @ w_mat.T + self.params["b"]                               # (N*OH*OW, O)
+        (kh, kw), xp = self.kernel_size, array_module(x)
+        pixels, patch = n * oh * ow, self.in_channels * kh * kw
+        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,
+                                     out=self.scratch("cols", (patch, pixels), x))  # (C*kh*kw, N*OH*OW)
+        w_mat = self.params["W"].reshape(self.out_channels, patch)                 # (O, C*kh*kw)
+        out = xp.matmul(w_mat, cols, out=self.scratch("out", (self.out_channels, pixels), x))
+        y = xp.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
+        xp.add(out.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3),     # (O, N, ..) -> (N, O, ..)
+               self.params["b"].reshape(1, -1, 1, 1), out=y)
         self._cache = (x.shape, cols)
-        y = out.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
-        y = array_module(x).ascontiguousarray(y)
         self._out_shape = y.shape
         return y
 
@@ -80,12 +84,15 @@ class Conv2D(Layer):
         """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads."""
         self.check_grad(dy, self._out_shape)
         x_shape, cols = self._cache
-        dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # (N*OH*OW, O)
-        w_mat = self.params["W"].reshape(self.out_channels, -1)
+        xp = array_module(dy)
+        n, o = dy.shape[:2]
+        dy_mat = self.scratch("dy_mat", (o, cols.shape[1]), dy)                   # (O, N*OH*OW)
+        dy_mat.reshape(o, n, -1)[...] = dy.reshape(n, o, -1).transpose(1, 0, 2)
+        w_mat = self.params["W"].reshape(o, -1)
         if param_grads:
-            self.grads["W"] += (dy_mat.T @ cols).reshape(self.params["W"].shape)
-            self.grads["b"] += dy_mat.sum(axis=0)
-        dcols = dy_mat @ w_mat                                            # (N*OH*OW, C*kh*kw)
+            self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)
+            self.grads["b"] += dy.sum(axis=(0, 2, 3))
+        dcols = xp.matmul(w_mat.T, dy_mat, out=self.scratch("dcols", cols.shape, dy))
         kh, kw = self.kernel_size
         return kernels_for(dy).col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
 
@@ -137,8 +144,11 @@ class ConvTranspose2D(Layer):
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
         out_shape = self.output_shape(x.shape)
-        x_mat = x.transpose(0, 2, 3, 1).reshape(-1, self.in_channels)       # (N*H*W, in)
-        cols = x_mat @ self.params["W"].reshape(self.in_channels, -1)         # (N*H*W, out*kh*kw)
+        xp = array_module(x)
+        n, _, h, w = x.shape
+        x_mat = xp.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(self.in_channels, -1)  # (in, N*H*W)
+        w_mat = self.params["W"].reshape(self.in_channels, -1)                 # (in, out*kh*kw)
+        cols = w_mat.T @ x_mat                                                 # (out*kh*kw, N*H*W)
         kh, kw = self.kernel_size
         y = kernels_for(x).col2im(cols, out_shape, kh, kw, self.stride, self.padding)
         y += self.params["b"].reshape(1, -1, 1, 1)
@@ -150,12 +160,13 @@ class ConvTranspose2D(Layer):
         """dy: (N, out, OH, OW) -> dx: (N, in, H, W); adds dL/dW and dL/db into grads."""
         self.check_grad(dy, self._out_shape)
         x_mat, x_shape = self._cache
+        xp = array_module(dy)
         kh, kw = self.kernel_size
-        cols = kernels_for(dy).im2col(dy, kh, kw, self.stride, self.padding)  # (N*H*W, out*kh*kw)
+        cols = kernels_for(dy).im2col(dy, kh, kw, self.stride, self.padding)  # (out*kh*kw, N*H*W)
         w_mat = self.params["W"].reshape(self.in_channels, -1)
         if param_grads:
-            self.grads["W"] += (x_mat.T @ cols).reshape(self.params["W"].shape)
+            self.grads["W"] += (x_mat @ cols.T).reshape(self.params["W"].shape)
             self.grads["b"] += dy.sum(axis=(0, 2, 3))
         n, _, h, w = x_shape
-        dx = (cols @ w_mat.T).reshape(n, h, w, self.in_channels).transpose(0, 3, 1, 2)
-        return array_module(dy).ascontiguousarray(dx)
+        dx = (w_mat @ cols).reshape(self.in_channels, n, h, w).transpose(1, 0, 2, 3)
+        return xp.ascontiguousarray(dx)
