@@ -34,14 +34,19 @@ def load(path):
         raise FileNotFoundError(f"no saved model at {path!r}")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if "__scratchcnn__" not in archive.files:
-                raise ValueError(f"{path!r} is a .npz file but not a scratchcnn model "
-                                 "(no '__scratchcnn__' header)")
-            header = json.loads(str(archive["__scratchcnn__"]))
-            state = {k[len("state/"):]: archive[k] for k in archive.files if k.startswith("state/")}
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError) as err:
+            files = archive.files
+            header = str(archive["__scratchcnn__"]) if "__scratchcnn__" in files else None
+            state = {k[len("state/"):]: archive[k] for k in files if k.startswith("state/")}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         raise ValueError(f"{path!r} is not a readable scratchcnn model file "
                          f"(truncated or not a .npz): {err}") from err
+    if header is None:
+        raise ValueError(f"{path!r} is a .npz file but not a scratchcnn model "
+                         "(no '__scratchcnn__' header)")
+    try:
+        header = json.loads(header)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path!r} has a corrupt scratchcnn header: {err}") from err
     if header.get("format") != FORMAT:
         raise ValueError(f"{path!r} has format {header.get('format')!r}, expected {FORMAT!r}")
     layers, by_name = [], {}

@@ -98,15 +98,18 @@ class Conv2D(Layer):
 
 
 class ConvTranspose2D(Layer):
-    """Transposed convolution, PyTorch layout (no output_padding, no groups).
+    """Transposed convolution, PyTorch layout (no groups, no dilation).
 
     params: W (in_channels, out_channels, kh, kw), b (out_channels,)
     forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
-              OH = (H - 1)*sh - 2*ph + kh, likewise OW.
+              OH = (H - 1)*sh - 2*ph + kh + output_padding_h, likewise OW.
     y = (backward-to-input of a Conv2D(out_channels -> in_channels) with weight W) + b.
+    ``output_padding`` (< stride) recovers the rows and columns that a strided
+    Conv2D dropped by flooring, so the pair maps back to the exact input size.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, name=None):
         super().__init__(name)
         for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -115,6 +118,10 @@ class ConvTranspose2D(Layer):
         self.kernel_size = as_pair(kernel_size, "kernel_size")
         self.stride = as_pair(stride, "stride")
         self.padding = as_pair(padding, "padding", minimum=0)
+        self.output_padding = as_pair(output_padding, "output_padding", minimum=0)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(f"output_padding must be smaller than stride {self.stride}, "
+                             f"got {self.output_padding}")
         kh, kw = self.kernel_size
         self.params = {"W": np.zeros((in_channels, out_channels, kh, kw), np.float32),
                        "b": np.zeros(out_channels, np.float32)}
@@ -123,7 +130,8 @@ class ConvTranspose2D(Layer):
         self._cache = None
         self._out_shape = None
 
-    config = Conv2D.config
+    def config(self):
+        return dict(Conv2D.config(self), output_padding=list(self.output_padding))
 
     def reset_parameters(self, rng):
         # PyTorch computes fan_in of a transposed conv from W.shape[1] * kh * kw.
@@ -135,7 +143,8 @@ class ConvTranspose2D(Layer):
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        oh, ow = (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw
+        oph, opw = self.output_padding
+        oh, ow = (h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw
         if oh < 1 or ow < 1:
             raise ValueError(f"{self.label}: padding {self.padding} is too large for input "
                              f"size {(h, w)}: the output would be {(oh, ow)}")
