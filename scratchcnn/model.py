@@ -67,7 +67,9 @@ class Sequential:
         return len(self.layers)
 
     def __repr__(self):
-        rows = "\n".join(f"  {layer.name:>10}: {layer!r}" for layer in self.layers)
+        rows = "\n".join(f"  {layer.name:>10}: {type(layer).__name__}("
+                         + ", ".join(f"{k}={v}" for k, v in layer.config().items()) + ")"
+                         for layer in self.layers)
         return f"Sequential(\n{rows}\n)"
 
     # ----- the two passes ---------------------------------------------------------------

@@ -1,0 +1,187 @@
+"""Throughput of scratchcnn (NumPy reference path, Numba path) against PyTorch.
+
+    python benchmarks/throughput.py               # all configurations, 5 repeats
+    python benchmarks/throughput.py --repeats 3 --steps 8 --no-memory
+
+Same architecture, batch, thread count and optimizer (Adam) for every framework,
+run one after the other in this process; a row reports the median images/s over
+the repeats and the ratio scratchcnn / PyTorch. Peak memory (max RSS) of
+training at batch 128 is measured in a fresh child process per framework.
+PyTorch is optional (benchmark only: pip install torch==2.13.0); without it the
+PyTorch columns are skipped. Never run by the test suite.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import scratchcnn as sc
+from scratchcnn import zoo
+
+try:
+    import torch
+    from torch import nn
+except ImportError:
+    torch = None
+
+THREADS = os.cpu_count()
+
+
+# ----- the two architectures, in PyTorch ---------------------------------------------------
+def torch_model(name):
+    if name == "slides":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(9216, 64), nn.ReLU(),
+                             nn.Linear(64, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+
+
+def scratch_model(name):
+    return zoo.slides_mnist_model() if name == "slides" else zoo.gap_model()
+
+
+# ----- one timed loop per framework ---------------------------------------------------------
+def scratch_runner(name, batch, train):
+    model = scratch_model(name)
+    optimizer = sc.Adam(model, lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    if not train:
+        model.eval()
+
+    def step():
+        logits = model.forward(x)
+        if train:
+            _, dlogits = sc.softmax_cross_entropy(logits, y)
+            optimizer.zero_grad()
+            model.backward(dlogits)
+            optimizer.step()
+    return step
+
+
+def torch_runner(name, batch, train):
+    model = torch_model(name)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    loss_fn = nn.CrossEntropyLoss()
+    if not train:
+        model.eval()
+
+    def step():
+        if train:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                model(x)
+    return step
+
+
+def images_per_second(step, batch, steps, repeats):
+    step()
+    step()                                          # warm up: JIT, allocator, caches
+    rates = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(batch * steps / (time.perf_counter() - tick))
+    return statistics.median(rates)
+
+
+def child_peak_memory(framework, name, batch):
+    """Max RSS (MiB) of a fresh process that trains 5 steps, and of one that only imports."""
+    out = {}
+    for phase in ("imports", "train"):
+        result = subprocess.run([sys.executable, __file__, "--child", framework, name, str(batch),
+                                 phase], capture_output=True, text=True, check=True)
+        out[phase] = json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mib"]
+    return out
+
+
+def run_child(framework, name, batch, phase):
+    if phase == "train":
+        runner = scratch_runner if framework != "torch" else torch_runner
+        if framework == "reference":
+            with sc.use_reference():
+                step = runner(name, batch, True)
+                for _ in range(5):
+                    step()
+        else:
+            step = runner(name, batch, True)
+            for _ in range(5):
+                step()
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"max_rss_mib": rss_kib / 1024}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the slow NumPy reference path")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        framework, name, batch, phase = args.child
+        return run_child(framework, name, int(batch), phase)
+
+    if torch is not None:
+        torch.set_num_threads(THREADS)
+    print(f"machine: {platform.processor() or platform.machine()}, {THREADS} threads, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")
+    configs = [("slides", "train", 64), ("slides", "train", 128), ("slides", "infer", 256),
+               ("gap", "train", 128)]
+    header = f"{'model':8} {'pass':6} {'batch':>5} {'reference':>10} {'numba':>10} " \
+             f"{'pytorch':>10} {'numba/pt':>9} {'ref/pt':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, mode, batch in configs:
+        train = mode == "train"
+        rates = {}
+        if not args.no_reference:
+            with sc.use_reference():
+                rates["reference"] = images_per_second(scratch_runner(name, batch, train), batch,
+                                                       max(2, args.steps // 3), args.repeats)
+        rates["numba"] = images_per_second(scratch_runner(name, batch, train), batch, args.steps,
+                                           args.repeats)
+        if torch is not None:
+            rates["torch"] = images_per_second(torch_runner(name, batch, train), batch,
+                                               args.steps, args.repeats)
+        ratio = lambda k: f"{rates[k] / rates['torch']:.2f}x" if "torch" in rates and k in rates \
+            else "-"                                                             # noqa: E731
+        fmt = lambda k: f"{rates[k]:,.0f}" if k in rates else "-"               # noqa: E731
+        print(f"{name:8} {mode:6} {batch:>5} {fmt('reference'):>10} {fmt('numba'):>10} "
+              f"{fmt('torch'):>10} {ratio('numba'):>9} {ratio('reference'):>7}", flush=True)
+    print("(images/s, median of %d repeats; ratios from the same run)" % args.repeats)
+
+    if not args.no_memory:
+        print("\npeak memory, training the slides' model at batch 128 (max RSS, MiB; "
+              "fresh process each):")
+        frameworks = ["numba"] + ([] if args.no_reference else ["reference"]) + \
+                     (["torch"] if torch is not None else [])
+        peaks = {f: child_peak_memory(f, "slides", 128) for f in frameworks}
+        for f, p in peaks.items():
+            print(f"  {f:10} peak {p['train']:7.0f}   after imports {p['imports']:6.0f}   "
+                  f"training adds {p['train'] - p['imports']:6.0f}")
+        if "torch" in peaks:
+            print(f"  numba / pytorch peak: {peaks['numba']['train'] / peaks['torch']['train']:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""What every lesson shares: its command line, its output folder, and the trained
+models cached between lessons (so training happens once)."""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import scratchcnn as sc
+from scratchcnn import zoo
+
+LESSONS = Path(__file__).resolve().parent
+DEFAULT_OUT = LESSONS / "output"
+
+# How the seed model is trained (lesson 03): Adam, batch 64, learning rate x0.7 per
+# epoch; digits get random 2-pixel shifts (8,000 images are few for this network).
+SEED_RECIPE = {"mnist": dict(epochs=8, augment=True), "fashion-mnist": dict(epochs=6, augment=False)}
+
+
+def start(lesson_file, doc):
+    """Parse --quick / --out, make this lesson's folder, print its title."""
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny data and one short epoch: checks that the lesson runs")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output folder (default {DEFAULT_OUT})")
+    args = parser.parse_args()
+    args.dir = args.out / Path(lesson_file).stem
+    args.dir.mkdir(parents=True, exist_ok=True)
+    args.models = args.out / "models"
+    args.models.mkdir(parents=True, exist_ok=True)
+    print(f"== {Path(lesson_file).stem}: {doc.strip().splitlines()[0]}" +
+          ("  [quick mode]" if args.quick else ""), flush=True)
+    return args
+
+
+def save(fig, args, name):
+    path = args.dir / name
+    fig.savefig(path, dpi=110)
+    print(f"   figure: {path}")
+    return path
+
+
+def load_data(dataset, quick):
+    """The embedded split; in quick mode only the first 512 / 256 images."""
+    (x, y), (xt, yt) = sc.datasets.load(dataset)
+    if quick:
+        return (x[:512], y[:512]), (xt[:256], yt[:256])
+    return (x, y), (xt, yt)
+
+
+def seed_model(args, dataset="mnist", retrain=False):
+    """The slides' MNIST model trained on ``dataset``, from the cache if there.
+
+    returns (model, history); the model is in eval mode.
+    """
+    tag = f"seed-{dataset}" + ("-quick" if args.quick else "")
+    path, history_path = args.models / f"{tag}.npz", args.models / f"{tag}.json"
+    if path.exists() and history_path.exists() and not retrain:
+        print(f"   loaded the trained model from {path}")
+        return sc.load(path).eval(), json.loads(history_path.read_text())
+    (x, y), (xt, yt) = load_data(dataset, args.quick)
+    recipe = SEED_RECIPE[dataset]
+    model = zoo.slides_mnist_model()
+    print(f"   training the seed model on {dataset}: {len(x)} images, "
+          f"{1 if args.quick else recipe['epochs']} epochs (cached afterwards)", flush=True)
+    tick = time.perf_counter()
+    history = sc.fit(model, sc.Adam(model, lr=1e-3), x, y,
+                     epochs=1 if args.quick else recipe["epochs"], batch_size=64, seed=0,
+                     validation=(xt, yt), lr_decay=0.7, max_batches=4 if args.quick else None,
+                     augment=sc.datasets.random_shift if recipe["augment"] else None)
+    history["wall_seconds"] = time.perf_counter() - tick
+    sc.save(model, path)
+    history_path.write_text(json.dumps(history))
+    return model.eval(), history
+
+
+def digit(index=0, dataset="mnist"):
+    """One held-out image (1, 1, 28, 28) and its label."""
+    _, (xt, yt) = sc.datasets.load(dataset)
+    return xt[index:index + 1], int(yt[index])
+
+
+if __name__ == "__main__":
+    sys.exit("common.py is a helper; run a numbered lesson or run_all.py")
+
+__all__ = ["start", "save", "load_data", "seed_model", "digit", "np"]
