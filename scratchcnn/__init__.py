@@ -3,7 +3,7 @@
     from scratchcnn import Sequential, Conv2D, ReLU, MaxPool2D, Flatten, Linear
     from scratchcnn import Adam, fit, evaluate, datasets
 """
-from . import datasets, gradcheck
+from . import datasets, explain, gradcheck, zoo
 from .backend import array_module, gpu_available, to_device, to_numpy
 from .checkpoint import load, save
 from .kernels import use_reference
@@ -21,6 +21,6 @@ __all__ = [
     "Activation", "Adam", "BatchNorm2D", "Conv2D", "ConvTranspose2D", "Dropout", "Flatten",
     "GlobalAvgPool2D", "Layer", "LeakyReLU", "Linear", "MaxPool2D", "MaxUnpool2D", "RELU_RULES",
     "ReLU", "SGD", "Sequential", "array_module", "datasets", "evaluate", "fit", "gpu_available",
-    "gradcheck", "load", "log_softmax", "predict", "save", "softmax_cross_entropy",
-    "to_device", "to_numpy", "use_reference",
+    "explain", "gradcheck", "load", "log_softmax", "predict", "save", "softmax_cross_entropy",
+    "to_device", "to_numpy", "use_reference", "zoo",
 ]

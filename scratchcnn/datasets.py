@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .surface_defects import CLASS_NAMES as SURFACE_CLASS_NAMES  # noqa: F401
+from .surface_defects import surface_defects  # noqa: F401
+
 DATA_DIR = Path(os.environ.get("SCRATCHCNN_DATA", Path(__file__).resolve().parent.parent / "data"))
 
 EMBEDDED = {"mnist": "mnist-10k.npz", "fashion-mnist": "fashion-mnist-10k.npz"}

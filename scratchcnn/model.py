@@ -73,15 +73,20 @@ class Sequential:
         return f"Sequential(\n{rows}\n)"
 
     # ----- the two passes ---------------------------------------------------------------
-    def forward(self, x, stop=None):
+    def forward(self, x, start=None, stop=None):
         """x: the batch for the first layer, e.g. (N, C, H, W).
 
-        Runs the layers in order (up to and including ``stop`` if given), storing
-        each output in ``self.outputs[layer.name]``; returns the last output.
+        Runs the layers in order and stores each output in
+        ``self.outputs[layer.name]``; returns the last output. ``start``: x is the
+        output of that layer, and only the layers after it run (to perturb an
+        activation and see the effect). ``stop``: run up to and including it.
         """
+        first = 0 if start is None else self.index(start) + 1
         last = len(self.layers) - 1 if stop is None else self.index(stop)
-        self.outputs = {}
-        for layer in self.layers[:last + 1]:
+        if last < first - 1:
+            raise ValueError(f"stop={stop!r} comes before start={start!r}")
+        self.outputs = {} if start is None else {start: x}
+        for layer in self.layers[first:last + 1]:
             x = layer.forward(x)
             self.outputs[layer.name] = x
         return x

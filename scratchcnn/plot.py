@@ -90,3 +90,70 @@ def feature_maps(maps, title=None, columns=8, cmap="viridis"):
     """All channels of one image's activations (C, H, W), each on its own scale."""
     maps = to_numpy(maps)
     return image_grid(list(maps), [f"ch {c}" for c in range(len(maps))], columns, cmap, title)
+
+
+# ----- explanation maps ----------------------------------------------------------------------
+def normalize(values, signed=False, eps=1e-12):
+    """Scale a map for display only (the methods return raw values).
+
+    unsigned: (v - min) / (max - min + eps), in [0, 1];
+    signed:   v / (max|v| + eps), in [-1, 1], so 0 stays 0 (white on a diverging map).
+    A constant, all-zero or all-negative map gives finite numbers, never NaN.
+    """
+    values = to_numpy(values).astype(np.float64)
+    if signed:
+        return values / (np.abs(values).max() + eps)
+    return (values - values.min()) / (values.max() - values.min() + eps)
+
+
+def gradient_image(gradient):
+    """A pixel-space gradient (C, H, W) as something to look at: grey images (C=1)
+    as a signed map in [-1, 1]; colour images as RGB around mid-grey, 0.5 + g/(2 max|g|)."""
+    gradient = to_numpy(gradient)
+    if gradient.shape[0] == 1:
+        return normalize(gradient[0], signed=True)
+    return 0.5 + 0.5 * normalize(np.transpose(gradient, (1, 2, 0)), signed=True)
+
+
+def show_map(ax, values, kind, image=None, mask=None, alpha=0.5):
+    """Draw one panel. kind: "image" (as is), "heat" (normalized, over ``image`` if
+    given, jet), "signed" (diverging RdBu_r centred at 0), "gradient" (gradient_image).
+    ``mask`` (H, W) bool draws the ground-truth outline in white."""
+    if kind == "image":
+        ax.imshow(as_display_image(values), cmap="gray")
+    elif kind == "heat":
+        if image is not None:
+            ax.imshow(as_display_image(image), cmap="gray")
+        ax.imshow(normalize(values), cmap="jet", alpha=alpha if image is not None else 1.0,
+                  vmin=0, vmax=1)
+    elif kind == "signed":
+        ax.imshow(normalize(values, signed=True), cmap="RdBu_r", vmin=-1, vmax=1)
+    elif kind == "gradient":
+        shown = gradient_image(values)
+        if shown.ndim == 2:
+            ax.imshow(shown, cmap="RdBu_r", vmin=-1, vmax=1)
+        else:
+            ax.imshow(np.clip(shown, 0, 1))
+    else:
+        raise ValueError(f"kind must be 'image', 'heat', 'signed' or 'gradient', got {kind!r}")
+    if mask is not None:
+        ax.contour(to_numpy(mask).astype(float), levels=[0.5], colors="white", linewidths=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def method_grid(images, columns, masks=None, row_titles=None, size=1.7):
+    """Rows = images, columns = methods: ``columns`` is a list of (title, kind, maps)
+    with maps indexable by image (kind as in ``show_map``); heat maps are drawn over
+    their image. ``masks`` (N, H, W) outlines the ground truth on every panel."""
+    fig, axes = _grid(len(images), len(columns), size)
+    for row, image in enumerate(images):
+        for col, (title, kind, maps) in enumerate(columns):
+            ax = axes[row, col]
+            show_map(ax, maps[row], kind, image=image if kind == "heat" else None,
+                     mask=None if masks is None else masks[row])
+            if row == 0:
+                ax.set_title(title, fontsize=9)
+        if row_titles is not None:
+            axes[row, 0].set_ylabel(row_titles[row], fontsize=8)
+    return fig

@@ -134,3 +134,16 @@ def test_load_gives_clear_errors(tmp_path):
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(ValueError, match="not a readable scratchcnn model"):
         sc.load(tmp_path / "text.npz")
+
+
+def test_forward_can_start_after_a_layer(rng):
+    model = small_net()
+    model.eval()
+    x = rng.standard_normal((2, 2, 6, 7))
+    full = model.forward(x)
+    pooled = model.outputs["pool1"]
+    np.testing.assert_array_equal(model.forward(pooled, start="pool1"), full)
+    np.testing.assert_array_equal(model.forward(pooled, start="pool1", stop="conv2"),
+                                  model["conv2"].forward(pooled))
+    with pytest.raises(ValueError, match="comes before"):
+        model.forward(x, start="fc1", stop="conv1")
