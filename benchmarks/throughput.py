@@ -10,28 +10,40 @@ training at batch 128 is measured in a fresh child process per framework.
 PyTorch is optional (benchmark only: pip install torch==2.13.0); without it the
 PyTorch columns are skipped. Never run by the test suite.
 """
-import argparse
-import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
-import sys
-import time
 
-import numpy as np
+if "--default-openblas" not in os.sys.argv:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # before NumPy: kernels/runtime.py
 
-import scratchcnn as sc
-from scratchcnn import zoo
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
-try:
-    import torch
-    from torch import nn
-except ImportError:
-    torch = None
+import numpy as np  # noqa: E402
 
+import scratchcnn as sc  # noqa: E402   # first: it sets the OpenMP wait policy before anything loads OpenMP
+from scratchcnn import zoo  # noqa: E402
+
+torch = nn = None
 THREADS = os.cpu_count()
+
+
+def load_torch():
+    """Import PyTorch if it is installed (only in the processes that use it, so its
+    import does not inflate the memory of the others); returns the module or None."""
+    global torch, nn
+    try:
+        import torch as torch_module
+        from torch import nn as nn_module
+    except ImportError:
+        return None
+    torch, nn = torch_module, nn_module
+    torch.set_num_threads(THREADS)
+    return torch
 
 
 # ----- the two architectures, in PyTorch ---------------------------------------------------
@@ -112,6 +124,8 @@ def child_peak_memory(framework, name, batch):
 
 
 def run_child(framework, name, batch, phase):
+    if framework == "torch":
+        load_torch()
     if phase == "train":
         runner = scratch_runner if framework != "torch" else torch_runner
         if framework == "reference":
@@ -123,8 +137,11 @@ def run_child(framework, name, batch, phase):
             step = runner(name, batch, True)
             for _ in range(5):
                 step()
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"max_rss_mib": rss_kib / 1024}))
+    # VmHWM (peak resident memory of this address space) resets at exec; ru_maxrss
+    # would carry over the parent's peak into the child.
+    with open("/proc/self/status") as status:
+        peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    print(json.dumps({"max_rss_mib": peak_kib / 1024}))
 
 
 def main():
@@ -134,14 +151,17 @@ def main():
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the slow NumPy reference path")
+    parser.add_argument("--default-openblas", action="store_true",
+                        help="leave OPENBLAS_THREAD_TIMEOUT at OpenBLAS's default")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         framework, name, batch, phase = args.child
         return run_child(framework, name, int(batch), phase)
 
-    if torch is not None:
-        torch.set_num_threads(THREADS)
+    load_torch()
+    print(f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
     print(f"machine: {platform.processor() or platform.machine()}, {THREADS} threads, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")

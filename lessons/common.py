@@ -53,30 +53,35 @@ def load_data(dataset, quick):
     return (x, y), (xt, yt)
 
 
-def seed_model(args, dataset="mnist", retrain=False):
-    """The slides' MNIST model trained on ``dataset``, from the cache if there.
-
-    returns (model, history); the model is in eval mode.
-    """
-    tag = f"seed-{dataset}" + ("-quick" if args.quick else "")
+def trained(args, tag, build, data, epochs, lr=1e-3, batch_size=64, lr_decay=1.0, augment=None):
+    """Model ``tag`` from the cache, or ``build()`` trained with Adam on
+    data = ((x, y), (x_test, y_test)) and then cached. Quick mode: one epoch of
+    four batches, cached under its own name. returns (model in eval mode, history)."""
+    tag += "-quick" if args.quick else ""
     path, history_path = args.models / f"{tag}.npz", args.models / f"{tag}.json"
-    if path.exists() and history_path.exists() and not retrain:
+    if path.exists() and history_path.exists():
         print(f"   loaded the trained model from {path}")
         return sc.load(path).eval(), json.loads(history_path.read_text())
-    (x, y), (xt, yt) = load_data(dataset, args.quick)
-    recipe = SEED_RECIPE[dataset]
-    model = zoo.slides_mnist_model()
-    print(f"   training the seed model on {dataset}: {len(x)} images, "
-          f"{1 if args.quick else recipe['epochs']} epochs (cached afterwards)", flush=True)
+    (x, y), (xt, yt) = data
+    epochs = 1 if args.quick else epochs
+    model = build()
+    print(f"   training {tag}: {len(x)} images, {epochs} epochs (cached afterwards)", flush=True)
     tick = time.perf_counter()
-    history = sc.fit(model, sc.Adam(model, lr=1e-3), x, y,
-                     epochs=1 if args.quick else recipe["epochs"], batch_size=64, seed=0,
-                     validation=(xt, yt), lr_decay=recipe["lr_decay"], max_batches=4 if args.quick else None,
-                     augment=sc.datasets.random_shift if recipe["augment"] else None)
+    history = sc.fit(model, sc.Adam(model, lr=lr), x, y, epochs=epochs, batch_size=batch_size,
+                     seed=0, validation=(xt, yt), lr_decay=lr_decay, augment=augment,
+                     max_batches=4 if args.quick else None)
     history["wall_seconds"] = time.perf_counter() - tick
     sc.save(model, path)
     history_path.write_text(json.dumps(history))
     return model.eval(), history
+
+
+def seed_model(args, dataset="mnist"):
+    """The slides' MNIST model trained on ``dataset`` (SEED_RECIPE), cached."""
+    recipe = SEED_RECIPE[dataset]
+    return trained(args, f"seed-{dataset}", zoo.slides_mnist_model, load_data(dataset, args.quick),
+                   epochs=recipe["epochs"], lr_decay=recipe["lr_decay"],
+                   augment=sc.datasets.random_shift if recipe["augment"] else None)
 
 
 def digit(index=0, dataset="mnist"):
@@ -88,4 +93,4 @@ def digit(index=0, dataset="mnist"):
 if __name__ == "__main__":
     sys.exit("common.py is a helper; run a numbered lesson or run_all.py")
 
-__all__ = ["start", "save", "load_data", "seed_model", "digit", "np"]
+__all__ = ["start", "save", "load_data", "trained", "seed_model", "digit", "np"]

@@ -10,6 +10,7 @@ lesson printed.
 """
 import argparse
 import html
+import os
 import subprocess
 import sys
 import time
@@ -68,7 +69,9 @@ def main():
         command = [sys.executable, str(path), "--out", str(args.out)] + (
             ["--quick"] if args.quick else [])
         tick = time.perf_counter()
-        process = subprocess.Popen(command, cwd=LESSONS, stdout=subprocess.PIPE,
+        env = dict(os.environ)
+        env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # see scratchcnn/kernels/runtime.py
+        process = subprocess.Popen(command, cwd=LESSONS, stdout=subprocess.PIPE, env=env,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
         lines = []
         for line in process.stdout:             # show progress as it happens

@@ -23,7 +23,7 @@ def _check_data(model, x, y, argument="x"):
     check_labels(y, len(y), np.iinfo(np.int64).max, argument="labels")
 
 
-def predict(model, x, batch_size=500):
+def predict(model, x, batch_size=256):
     """Logits (N, K) for images x, in eval mode, batch by batch (mode restored after)."""
     was_training = model.training
     model.eval()
@@ -37,7 +37,7 @@ def predict(model, x, batch_size=500):
     return np.concatenate(chunks)
 
 
-def evaluate(model, x, y, batch_size=500):
+def evaluate(model, x, y, batch_size=256):
     """{"loss": mean cross-entropy, "accuracy": fraction correct} on (x, y), eval mode."""
     y = np.asarray(y)
     _check_data(model, x, y)

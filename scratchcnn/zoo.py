@@ -1,4 +1,5 @@
 """The architectures the lessons and benchmarks use, by name."""
+from .init import he_normal
 from .layers import Conv2D, Flatten, GlobalAvgPool2D, Linear, MaxPool2D, ReLU
 from .model import Sequential
 
@@ -17,7 +18,8 @@ def slides_mnist_model(in_channels=1, num_classes=10, image_size=28, seed=0):
 def gap_model(in_channels=1, num_classes=10, widths=(32, 64, 128), seed=0):
     """A class-activation-map network: Conv-ReLU-Pool blocks with padding 1, a last
     Conv-ReLU, global average pooling and one Linear layer (Zhou et al. 2016), e.g.
-    Conv 32 - Pool - Conv 64 - Pool - Conv 128 - GAP - Linear 10.
+    Conv 32 - Pool - Conv 64 - Pool - Conv 128 - GAP - Linear 10, He-initialized
+    (init.he_normal: the default init trains such networks slowly).
     x: (N, in_channels, H, W) -> logits (N, num_classes), any H, W >= 4."""
     layers, channels = [], in_channels
     for i, width in enumerate(widths):
@@ -26,4 +28,4 @@ def gap_model(in_channels=1, num_classes=10, widths=(32, 64, 128), seed=0):
             layers.append(MaxPool2D(2))
         channels = width
     layers += [GlobalAvgPool2D(), Linear(channels, num_classes)]
-    return Sequential(layers, seed=seed)
+    return he_normal(Sequential(layers, seed=seed), seed)

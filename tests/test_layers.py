@@ -221,3 +221,14 @@ def test_float32_layers_run_and_stay_float32(rng):
     y = layer.forward(rng.standard_normal((2, 1, 6, 6)).astype(np.float32))
     assert y.dtype == np.float32
     assert layer.backward(np.ones_like(y)).dtype == np.float32
+
+
+def test_he_normal_initialization():
+    """W ~ N(0, 2 / fan_in), b = 0 (He et al. 2015, eq. 10)."""
+    from scratchcnn import Sequential
+    from scratchcnn.init import he_normal
+    model = he_normal(Sequential([Conv2D(16, 64, 3), ReLU(), Flatten(), Linear(400, 300)]), seed=1)
+    for name, fan_in in (("conv1", 16 * 9), ("fc1", 400)):
+        weights = model[name].params["W"]
+        assert abs(weights.std() / np.sqrt(2 / fan_in) - 1) < 0.03
+        assert abs(weights.mean()) < 0.01 and np.all(model[name].params["b"] == 0)

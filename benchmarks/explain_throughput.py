@@ -1,0 +1,72 @@
+"""Images/s of saliency and Grad-CAM on the slides' digit model, scratchcnn vs PyTorch.
+
+    python benchmarks/explain_throughput.py [--batch 64] [--repeats 5] [--steps 10]
+
+Saliency: one forward and one backward to the input for the class score.
+Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
+weighted sum, ReLU. Same batch and threads; median of the repeats. Never run by
+the test suite. PyTorch is optional (pip install torch==2.13.0).
+"""
+import argparse
+import sys
+
+import numpy as np
+import throughput
+from throughput import THREADS, images_per_second, load_torch, torch_model
+
+from scratchcnn import explain, zoo
+
+
+def scratch_methods(batch):
+    model = zoo.slides_mnist_model().eval()
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    targets = rng.integers(0, 10, batch)
+    return {"saliency": lambda: explain.saliency(model, x, targets),
+            "grad_cam": lambda: explain.grad_cam(model, x, targets, layer="relu2")}
+
+
+def torch_methods(batch):
+    torch = throughput.torch
+    model = torch_model("slides").eval()
+    x = torch.rand(batch, 1, 28, 28)
+    targets = torch.randint(0, 10, (batch,))
+    relu2 = model[3]
+    captured = {}
+    relu2.register_forward_hook(lambda module, inputs, output: captured.update(a=output))
+
+    def saliency():
+        image = x.clone().requires_grad_(True)
+        model(image).gather(1, targets[:, None]).sum().backward()
+        return image.grad
+
+    def grad_cam():
+        scores = model(x).gather(1, targets[:, None]).sum()
+        activations = captured["a"]
+        grads, = torch.autograd.grad(scores, activations)
+        weights = grads.mean(dim=(2, 3), keepdim=True)
+        return torch.relu((weights * activations).sum(dim=1))
+    return {"saliency": saliency, "grad_cam": grad_cam}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    torch = load_torch()
+    print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} repeats")
+    ours = scratch_methods(args.batch)
+    theirs = torch_methods(args.batch) if torch is not None else {}
+    for name in ours:
+        mine = images_per_second(ours[name], args.batch, args.steps, args.repeats)
+        line = f"  {name:9} scratchcnn {mine:8,.0f}"
+        if name in theirs:
+            other = images_per_second(theirs[name], args.batch, args.steps, args.repeats)
+            line += f"   pytorch {other:8,.0f}   ratio {mine / other:.2f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
