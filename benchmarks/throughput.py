@@ -14,6 +14,7 @@ import os
 
 if "--default-openblas" not in os.sys.argv:
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # before NumPy: kernels/runtime.py
+OPENBLAS_AT_START = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "OpenBLAS default")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -118,7 +119,8 @@ def child_peak_memory(framework, name, batch):
     out = {}
     for phase in ("imports", "train"):
         result = subprocess.run([sys.executable, __file__, "--child", framework, name, str(batch),
-                                 phase], capture_output=True, text=True, check=True)
+                                 phase] + [a for a in sys.argv if a == "--default-openblas"],
+                                capture_output=True, text=True, check=True)
         out[phase] = json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mib"]
     return out
 
@@ -160,7 +162,7 @@ def main():
         return run_child(framework, name, int(batch), phase)
 
     load_torch()
-    print(f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')}, "
+    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_AT_START} (when NumPy loaded), "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
     print(f"machine: {platform.processor() or platform.machine()}, {THREADS} threads, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "

@@ -10,9 +10,8 @@ What you will learn
     so it works on any network; on a GAP network it *is* CAM (times h*w);
   * the maps for the true class and for a wrong class differ.
 """
+import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
-
-import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
 
 import common

@@ -12,9 +12,8 @@ The photographs of the paper are replaced by procedural concrete surfaces
 as distractors and a pixel mask for every crack and spall.
 Reproduces the paper's figure: rows of images with GBP, Grad-CAM and Guided Grad-CAM.
 """
+import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
-
-import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
 from scratchcnn.explain import metrics
 

@@ -5,6 +5,7 @@ import numpy as np
 from .backend import array_module
 from .layers import Activation, Layer
 from .layers.activation import check_rule
+from .layers.base import check_finite
 
 # name prefixes for automatic layer names: conv1, relu1, pool1, fc1, ...
 NAME_PREFIX = {"Conv2D": "conv", "ConvTranspose2D": "deconv", "MaxPool2D": "pool",
@@ -38,6 +39,8 @@ class Sequential:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"layer names must be unique, got duplicates {duplicates}")
+        for layer in layers:           # the model checks its input once (forward), not every layer:
+            layer.check_finite = False  # NaN arising inside is caught at the logits by the loss
         self.layers = layers
         self.outputs = {}
         self.seed = seed
@@ -85,6 +88,8 @@ class Sequential:
         last = len(self.layers) - 1 if stop is None else self.index(stop)
         if last < first - 1:
             raise ValueError(f"stop={stop!r} comes before start={start!r}")
+        if first <= last:
+            check_finite(x, f"{self.layers[first].label}: x")
         self.outputs = {} if start is None else {start: x}
         for layer in self.layers[first:last + 1]:
             x = layer.forward(x)
@@ -93,7 +98,8 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy, relu_rule="gradient", start=None, stop=None, param_grads=True):
+    def backward(self, dy, relu_rule="gradient", start=None, stop=None, param_grads=True,
+                 input_grad=True):
         """Run the chain backwards and return the gradient at ``stop``.
 
         dy: the seed, shaped like the output of layer ``start`` (default: the last
@@ -103,6 +109,8 @@ class Sequential:
             None: return the gradient w.r.t. the model's input.
         param_grads: also accumulate parameter gradients (False: input gradients only,
             for explanation methods, which skips the weight-gradient products).
+        input_grad: False skips the gradient w.r.t. the model's input (training needs
+            only parameter gradients) and returns None; needs stop=None.
         """
         check_rule(relu_rule)
         first = len(self.layers) - 1 if start is None else self.index(start)
@@ -110,13 +118,20 @@ class Sequential:
         if last > first:
             raise ValueError(f"stop={stop!r} comes after start={start or self.names[-1]!r}: "
                              "backward runs from start down to stop")
-        for layer in reversed(self.layers[last + 1:first + 1]):
+        if not input_grad and stop is not None:
+            raise ValueError("input_grad=False only applies when backward runs to the input "
+                             "(stop=None)")
+        for index in range(first, last, -1):
+            layer = self.layers[index]
             if isinstance(layer, Activation):
                 dy = layer.backward(dy, rule=relu_rule)
             elif layer.params:
-                dy = layer.backward(dy, param_grads=param_grads)
+                dy = layer.backward(dy, param_grads=param_grads,
+                                    input_grad=input_grad or index > 0)
             else:
                 dy = layer.backward(dy)
+            if dy is None:                  # the first layer skipped its input gradient
+                break
         return dy
 
     # ----- parameters and modes ---------------------------------------------------------------

@@ -90,7 +90,7 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
             logits = model.forward(xb)
             loss, dlogits = softmax_cross_entropy(logits, yb)
             optimizer.zero_grad()
-            model.backward(dlogits)
+            model.backward(dlogits, input_grad=False)    # parameter gradients only
             optimizer.step()
             seen += len(index)
             loss_sum += loss * len(index)

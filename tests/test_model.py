@@ -147,3 +147,28 @@ def test_forward_can_start_after_a_layer(rng):
                                   model["conv2"].forward(pooled))
     with pytest.raises(ValueError, match="comes before"):
         model.forward(x, start="fc1", stop="conv1")
+
+
+def test_backward_can_skip_the_input_gradient(rng):
+    """Training needs only parameter gradients: the same ones, without dx."""
+    model = small_net()
+    model["dropout1"].training = False
+    x, labels = rng.standard_normal((3, 2, 6, 7)), np.array([0, 1, 2])
+    _, dlogits = sc.softmax_cross_entropy(model.forward(x), labels)
+    model.zero_grad()
+    model.backward(dlogits)
+    full = {k: layer.grads[p].copy() for k, layer, p in model.named_parameters()}
+    model.forward(x)
+    model.zero_grad()
+    assert model.backward(dlogits, input_grad=False) is None
+    for key, layer, p in model.named_parameters():
+        np.testing.assert_array_equal(layer.grads[p], full[key])
+    with pytest.raises(ValueError, match="input_grad=False only applies"):
+        model.backward(dlogits, stop="pool1", input_grad=False)
+
+
+def test_public_api_names_resolve():
+    """Everything __all__ promises is importable from the package."""
+    missing = [name for name in sc.__all__ if not hasattr(sc, name)]
+    assert not missing
+    assert callable(sc.to_device) and callable(sc.to_numpy) and sc.gpu_available() in (True, False)

@@ -5,7 +5,8 @@
 * NumPy array inside ``with use_reference():`` -> ``kernels.reference`` (plain NumPy)
 
 All three modules expose the same functions with the same signatures:
-``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches``.
+``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches, relu_forward,
+columns_to_nchw, nchw_to_columns``.
 """
 import contextlib
 import contextvars

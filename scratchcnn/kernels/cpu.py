@@ -87,20 +87,22 @@ def _maxpool_forward(x, kh, kw, sh, sw, oh, ow):
     n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     switches = np.empty((n, c, oh, ow), dtype=np.int64)
+    x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
     for plane in prange(n * c):               # thread owns plane (b, ch)
-        b, ch = plane // c, plane % c
+        base, out_base = plane * h * w, plane * oh * ow
         for y in range(oh):
             for xo in range(ow):
-                best = x[b, ch, y * sh, xo * sw]
                 where = (y * sh) * w + xo * sw
+                best = x_flat[base + where]
                 for i in range(kh):
+                    row = (y * sh + i) * w + xo * sw
                     for j in range(kw):
-                        v = x[b, ch, y * sh + i, xo * sw + j]
+                        v = x_flat[base + row + j]
                         if v > best:          # strictly greater: first max wins ties
                             best = v
-                            where = (y * sh + i) * w + xo * sw + j
-                out[b, ch, y, xo] = best
-                switches[b, ch, y, xo] = where
+                            where = row + j
+                out_flat[out_base + y * ow + xo] = best
+                switch_flat[out_base + y * ow + xo] = where
     return out, switches
 
 
@@ -147,3 +149,61 @@ def _gather_at_switches(x, switches):
 def gather_at_switches(x, switches):
     """See ``reference.gather_at_switches``. x: (N, C, H, W) -> switches.shape."""
     return _gather_at_switches(np.ascontiguousarray(x), np.ascontiguousarray(switches))
+
+
+@njit(cache=True, parallel=True)
+def _relu_forward(x_flat, y_flat, active_flat, chunk):
+    for block in prange((x_flat.size + chunk - 1) // chunk):   # thread owns a block
+        for k in range(block * chunk, min((block + 1) * chunk, x_flat.size)):
+            v = x_flat[k]
+            on = v > 0
+            active_flat[k] = on
+            y_flat[k] = v if on else 0
+    return y_flat
+
+
+def relu_forward(x):
+    """See ``reference.relu_forward``: one parallel pass writes y and the mask."""
+    x = np.ascontiguousarray(x)
+    y, active = np.empty_like(x), np.empty(x.shape, dtype=np.bool_)
+    _relu_forward(x.ravel(), y.ravel(), active.ravel(), 1 << 16)
+    return y, active
+
+
+@njit(cache=True, parallel=True)
+def _columns_to_nchw(out, bias, y):
+    n, channels, oh, ow = y.shape
+    pixels = oh * ow
+    y_flat = y.reshape(n * channels, pixels)
+    for plane in prange(n * channels):        # thread owns output plane (b, o)
+        b, o = plane // channels, plane % channels
+        start = b * pixels
+        for k in range(pixels):
+            y_flat[plane, k] = out[o, start + k] + bias[o]
+    return y
+
+
+def columns_to_nchw(out, bias, n, oh, ow):
+    """See ``reference.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
+    y = np.empty((n, out.shape[0], oh, ow), dtype=out.dtype)
+    return _columns_to_nchw(np.ascontiguousarray(out), bias.astype(out.dtype), y)
+
+
+@njit(cache=True, parallel=True)
+def _nchw_to_columns(dy, out):
+    n, channels = dy.shape[0], dy.shape[1]
+    pixels = dy.shape[2] * dy.shape[3]
+    dy_flat = dy.reshape(n * channels, pixels)
+    for plane in prange(n * channels):        # thread owns a block of one output row
+        b, o = plane // channels, plane % channels
+        out[o, b * pixels:(b + 1) * pixels] = dy_flat[plane]
+    return out
+
+
+def nchw_to_columns(dy, out=None):
+    """See ``reference.nchw_to_columns``. dy: (N, O, OH, OW) -> (O, N*OH*OW),
+    written into ``out`` when given."""
+    n, channels = dy.shape[:2]
+    if out is None:
+        out = np.empty((channels, dy.size // channels), dtype=dy.dtype)
+    return _nchw_to_columns(np.ascontiguousarray(dy), out)

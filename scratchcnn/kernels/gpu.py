@@ -132,3 +132,26 @@ def gather_at_switches(x, switches):
     n, c = x.shape[:2]
     return cp.take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
                               axis=2).reshape(switches.shape)
+
+
+def relu_forward(x):
+    """See ``reference.relu_forward``."""
+    active = x > 0
+    return x * active, active
+
+
+def columns_to_nchw(out, bias, n, oh, ow):
+    """See ``reference.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
+    channels = out.shape[0]
+    y = cp.empty((n, channels, oh, ow), dtype=out.dtype)
+    cp.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=y)
+    return y
+
+
+def nchw_to_columns(dy, out=None):
+    """See ``reference.nchw_to_columns``. dy: (N, O, OH, OW) -> (O, N*OH*OW)."""
+    n, channels = dy.shape[:2]
+    if out is None:
+        out = cp.empty((channels, dy.size // channels), dtype=dy.dtype)
+    out.reshape(channels, n, -1)[...] = dy.reshape(n, channels, -1).transpose(1, 0, 2)
+    return out

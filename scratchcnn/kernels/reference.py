@@ -115,3 +115,30 @@ def gather_at_switches(x, switches):
     n, c = x.shape[:2]
     return np.take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
                               axis=2).reshape(switches.shape)
+
+
+def relu_forward(x):
+    """y = max(x, 0) and the mask of active units. x: any shape -> (y, active bool)."""
+    active = x > 0
+    return x * active, active
+
+
+def columns_to_nchw(out, bias, n, oh, ow):
+    """A convolution's matrix-product result back to an image batch, plus the bias.
+
+    out: (O, N*OH*OW) (one column per output pixel); bias: (O,) -> (N, O, OH, OW).
+    """
+    channels = out.shape[0]
+    y = np.empty((n, channels, oh, ow), dtype=out.dtype)        # C order, whatever the view
+    np.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=y)
+    return y
+
+
+def nchw_to_columns(dy, out=None):
+    """The inverse layout move: dy (N, O, OH, OW) -> (O, N*OH*OW), into ``out`` if given."""
+    n, channels = dy.shape[:2]
+    columns = dy.reshape(n, channels, -1).transpose(1, 0, 2).reshape(channels, -1)
+    if out is None:
+        return columns
+    out[...] = columns
+    return out

@@ -8,6 +8,7 @@ gradient arriving from above (dL/d output) and R what is passed below.
     "guided":    R = 1(F > 0) * 1(G > 0) * G  both at once (Springenberg et al.; Gao & Mosalam eq. 3)
 """
 from ..backend import array_module
+from ..kernels import kernels_for
 from .base import Layer
 
 RELU_RULES = ("gradient", "deconvnet", "guided")
@@ -34,8 +35,8 @@ class ReLU(Activation):
 
     def forward(self, x):
         self.check_input(x, "(N, ...)", None)
-        self.active = x > 0                        # 1(F > 0)
-        return x * self.active
+        y, self.active = kernels_for(x).relu_forward(x)   # y = max(x, 0), active = 1(F > 0)
+        return y
 
     def backward(self, dy, rule="gradient"):
         """dy = G (any shape, like x) -> R, by the chosen rule (Gao & Mosalam eq. 3)."""

@@ -23,6 +23,7 @@ class Layer:
         self.grads = {}
         self.buffers = {}
         self.training = True
+        self.check_finite = True      # a Sequential checks its input once and turns this off
         self._scratch = {}
 
     # ----- the contract -------------------------------------------------------------
@@ -114,8 +115,8 @@ class Layer:
             raise ValueError(f"{self.label}: x has {x.shape[1]} channels/features (axis 1) but "
                              f"the layer expects {channel_arg}={channels}; "
                              f"got shape {tuple(x.shape)}")
-        if not bool(xp.isfinite(x).all()):
-            raise ValueError(f"{self.label}: x contains NaN or Inf")
+        if self.check_finite:
+            check_finite(x, f"{self.label}: x")
 
     def check_grad(self, dy, expected_shape):
         """Raise a clear error if ``backward`` gets a gradient of the wrong shape."""
@@ -124,6 +125,12 @@ class Layer:
         if tuple(dy.shape) != tuple(expected_shape):
             raise ValueError(f"{self.label}: dy must have the forward output's shape "
                              f"{tuple(expected_shape)}, got {tuple(dy.shape)}")
+
+
+def check_finite(x, what):
+    """Raise ValueError naming ``what`` if x holds a NaN or an infinity."""
+    if not bool(array_module(x).isfinite(x).all()):
+        raise ValueError(f"{what} contains NaN or Inf")
 
 
 def as_pair(value, argument, minimum=1):

@@ -73,28 +73,28 @@ class Conv2D(Layer):
                                      out=self.scratch("cols", (patch, pixels), x))  # (C*kh*kw, N*OH*OW)
         w_mat = self.params["W"].reshape(self.out_channels, patch)                 # (O, C*kh*kw)
         out = xp.matmul(w_mat, cols, out=self.scratch("out", (self.out_channels, pixels), x))
-        y = xp.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-        xp.add(out.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3),     # (O, N, ..) -> (N, O, ..)
-               self.params["b"].reshape(1, -1, 1, 1), out=y)
+        y = kernels_for(x).columns_to_nchw(out, self.params["b"], n, oh, ow)    # (N, O, OH, OW) + b
         self._cache = (x.shape, cols)
         self._out_shape = y.shape
         return y
 
-    def backward(self, dy, param_grads=True):
-        """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads."""
+    def backward(self, dy, param_grads=True, input_grad=True):
+        """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads.
+        ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training."""
         self.check_grad(dy, self._out_shape)
         x_shape, cols = self._cache
-        xp = array_module(dy)
-        n, o = dy.shape[:2]
-        dy_mat = self.scratch("dy_mat", (o, cols.shape[1]), dy)                   # (O, N*OH*OW)
-        dy_mat.reshape(o, n, -1)[...] = dy.reshape(n, o, -1).transpose(1, 0, 2)
+        xp, kernels = array_module(dy), kernels_for(dy)
+        o = dy.shape[1]
+        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, cols.shape[1]), dy))
         w_mat = self.params["W"].reshape(o, -1)
         if param_grads:
             self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)
             self.grads["b"] += dy.sum(axis=(0, 2, 3))
+        if not input_grad:
+            return None
         dcols = xp.matmul(w_mat.T, dy_mat, out=self.scratch("dcols", cols.shape, dy))
         kh, kw = self.kernel_size
-        return kernels_for(dy).col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
+        return kernels.col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
 
 
 class ConvTranspose2D(Layer):
@@ -165,8 +165,9 @@ class ConvTranspose2D(Layer):
         self._out_shape = y.shape
         return y
 
-    def backward(self, dy, param_grads=True):
-        """dy: (N, out, OH, OW) -> dx: (N, in, H, W); adds dL/dW and dL/db into grads."""
+    def backward(self, dy, param_grads=True, input_grad=True):
+        """dy: (N, out, OH, OW) -> dx: (N, in, H, W); adds dL/dW and dL/db into grads
+        (``input_grad=False``: skip dx, return None)."""
         self.check_grad(dy, self._out_shape)
         x_mat, x_shape = self._cache
         xp = array_module(dy)
@@ -176,6 +177,8 @@ class ConvTranspose2D(Layer):
         if param_grads:
             self.grads["W"] += (x_mat @ cols.T).reshape(self.params["W"].shape)
             self.grads["b"] += dy.sum(axis=(0, 2, 3))
+        if not input_grad:
+            return None
         n, _, h, w = x_shape
         dx = (w_mat @ cols).reshape(self.in_channels, n, h, w).transpose(1, 0, 2, 3)
         return xp.ascontiguousarray(dx)

@@ -36,13 +36,14 @@ class Linear(Layer):
         self.x = x
         return x @ self.params["W"].T + self.params["b"]
 
-    def backward(self, dy, param_grads=True):
-        """dy: (N, out_features) -> dx: (N, in_features); adds dL/dW, dL/db into grads."""
+    def backward(self, dy, param_grads=True, input_grad=True):
+        """dy: (N, out_features) -> dx: (N, in_features); adds dL/dW, dL/db into grads
+        (``input_grad=False``: skip dx, return None)."""
         self.check_grad(dy, None if self.x is None else (self.x.shape[0], self.out_features))
         if param_grads:
             self.grads["W"] += dy.T @ self.x
             self.grads["b"] += dy.sum(axis=0)
-        return dy @ self.params["W"]
+        return dy @ self.params["W"] if input_grad else None
 
 
 class Flatten(Layer):

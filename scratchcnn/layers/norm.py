@@ -61,14 +61,17 @@ class BatchNorm2D(Layer):
         self._cache = (x_hat, inv_std, self.training)
         return self.params["gamma"].reshape(shape) * x_hat + self.params["beta"].reshape(shape)
 
-    def backward(self, dy, param_grads=True):
-        """dy: (N, C, H, W) -> dx: (N, C, H, W); adds dL/dgamma, dL/dbeta into grads."""
+    def backward(self, dy, param_grads=True, input_grad=True):
+        """dy: (N, C, H, W) -> dx: (N, C, H, W); adds dL/dgamma, dL/dbeta into grads
+        (``input_grad=False``: skip dx, return None)."""
         self.check_grad(dy, None if self._cache is None else self._cache[0].shape)
         x_hat, inv_std, was_training = self._cache
         shape = (1, -1, 1, 1)
         if param_grads:
             self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
             self.grads["beta"] += dy.sum(axis=(0, 2, 3))
+        if not input_grad:
+            return None
         dx_hat = dy * self.params["gamma"].reshape(shape)
         if not was_training:                                 # statistics are constants
             return dx_hat * inv_std.reshape(shape)
