@@ -146,11 +146,20 @@ def run_child(framework, name, batch, phase):
     print(json.dumps({"max_rss_mib": peak_kib / 1024}))
 
 
+def cell(rates, key):
+    return f"{rates[key]:,.0f}" if key in rates else "-"
+
+
+def ratio(rates, key):
+    return f"{rates[key] / rates['torch']:.2f}x" if "torch" in rates and key in rates else "-"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only", choices=["slides", "gap"], help="one model's rows only")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the slow NumPy reference path")
     parser.add_argument("--default-openblas", action="store_true",
@@ -174,6 +183,8 @@ def main():
     print(header)
     print("-" * len(header))
     for name, mode, batch in configs:
+        if args.only and name != args.only:
+            continue
         train = mode == "train"
         rates = {}
         if not args.no_reference:
@@ -185,11 +196,9 @@ def main():
         if torch is not None:
             rates["torch"] = images_per_second(torch_runner(name, batch, train), batch,
                                                args.steps, args.repeats)
-        ratio = lambda k: f"{rates[k] / rates['torch']:.2f}x" if "torch" in rates and k in rates \
-            else "-"                                                             # noqa: E731
-        fmt = lambda k: f"{rates[k]:,.0f}" if k in rates else "-"               # noqa: E731
-        print(f"{name:8} {mode:6} {batch:>5} {fmt('reference'):>10} {fmt('numba'):>10} "
-              f"{fmt('torch'):>10} {ratio('numba'):>9} {ratio('reference'):>7}", flush=True)
+        print(f"{name:8} {mode:6} {batch:>5} {cell(rates, 'reference'):>10} "
+              f"{cell(rates, 'numba'):>10} {cell(rates, 'torch'):>10} "
+              f"{ratio(rates, 'numba'):>9} {ratio(rates, 'reference'):>7}", flush=True)
     print("(images/s, median of %d repeats; ratios from the same run)" % args.repeats)
 
     if not args.no_memory:
@@ -202,7 +211,8 @@ def main():
             print(f"  {f:10} peak {p['train']:7.0f}   after imports {p['imports']:6.0f}   "
                   f"training adds {p['train'] - p['imports']:6.0f}")
         if "torch" in peaks:
-            print(f"  numba / pytorch peak: {peaks['numba']['train'] / peaks['torch']['train']:.2f}x")
+            share = peaks["numba"]["train"] / peaks["torch"]["train"]
+            print(f"  numba / pytorch peak: {share:.2f}x")
 
 
 if __name__ == "__main__":

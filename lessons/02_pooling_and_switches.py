@@ -28,7 +28,8 @@ pool = sc.MaxPool2D(2)
 pooled = pool.forward(feature_map)
 rows, cols = np.divmod(pool.switches[0, 0], feature_map.shape[3])   # flat index -> (row, col)
 print("pooled 2x2:\n", pooled[0, 0])
-print("switches (row, col) of each maximum:", list(zip(rows.ravel().tolist(), cols.ravel().tolist())))
+print("switches (row, col) of each maximum:",
+      list(zip(rows.ravel().tolist(), cols.ravel().tolist())))
 
 # --- 2. Unpooling: back to 4x4, each value at its switch ---------------------------------------
 unpool = sc.MaxUnpool2D(pool)

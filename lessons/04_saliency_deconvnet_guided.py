@@ -58,8 +58,8 @@ for channel in strongest:
     seed, _ = explain.top_activation_seed(model.outputs[layer], int(channel))
     by_rule = model.backward(seed, relu_rule="deconvnet", start=layer, param_grads=False)
     difference = float(np.abs(projection - by_rule).max())
-    print(f"   {layer} channel {channel:2d} at {tuple(position[0].tolist())}: unpool->rectify->filter vs "
-          f"backward(rule='deconvnet'): max difference {difference:.1e}")
+    print(f"   {layer} channel {channel:2d} at {tuple(position[0].tolist())}: "
+          f"unpool->rectify->filter vs backward(rule='deconvnet'): max difference {difference:.1e}")
     projections.append(projection[0])
 fig = plot.method_grid(x[:1], [("digit", "image", x[:1])] + [
     (f"{layer} ch {c}", "gradient", [p]) for c, p in zip(strongest, projections)])

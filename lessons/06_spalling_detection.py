@@ -54,8 +54,10 @@ for name, maps in scores.items():
     for c in (1, 2):
         pick = yd == c
         if pick.any():
-            line += f"  {sc.datasets.SURFACE_CLASS_NAMES[c]} {100 * metrics.pointing_game(maps[pick], md[pick]):5.1f}%" \
-                    f" {100 * metrics.energy_in_mask(maps[pick], md[pick]):5.1f}%"
+            hits = metrics.pointing_game(maps[pick], md[pick])
+            energy = metrics.energy_in_mask(maps[pick], md[pick])
+            class_name = sc.datasets.SURFACE_CLASS_NAMES[c]
+            line += f"  {class_name} {100 * hits:5.1f}% {100 * energy:5.1f}%"
     print(line)
 print(f"   (a map spread evenly would put {100 * md.mean():.1f}% of its energy in the masks)")
 

@@ -19,7 +19,7 @@ class Optimizer:
                         for key, layer, pkey in model.named_parameters()]
         valid = [key for key, *_ in self.entries]
         self.masks = {}
-        for key, mask in (masks or {}).items():
+        for key in masks or {}:
             if key not in valid:
                 raise KeyError(f"masks has key {key!r}, which is not a parameter; "
                                f"valid keys: {valid}")

@@ -80,7 +80,8 @@ def surface_defects(n, size=64, seed=0):
     speckle += (rng.random((n, size, size)) < 0.03) * rng.uniform(-0.2, 0.15, (n, size, size))
     yy, xx = np.mgrid[:size, :size] / size
     direction = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    lighting = rng.uniform(0, 0.2, (n, 1, 1)) * (np.cos(direction) * xx + np.sin(direction) * yy - 0.5)
+    slope = np.cos(direction) * xx + np.sin(direction) * yy - 0.5
+    lighting = rng.uniform(0, 0.2, (n, 1, 1)) * slope
     luminance = grey + 0.25 * texture + speckle + lighting
 
     # distractors, in every class: stains, a soft shadow, a straight formwork joint

@@ -47,7 +47,8 @@ def conv_cases(seed=0, count=12):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("case", conv_cases(), ids=lambda c: f"{c[0]}k{c[1]}x{c[2]}s{c[3]}p{c[4]}")
+@pytest.mark.parametrize("case", conv_cases(),
+                         ids=lambda c: f"{c[0]}k{c[1]}x{c[2]}s{c[3]}p{c[4]}")
 def test_im2col_and_col2im_match_reference(backend, dtype, case):
     kernels, put, get = fast(backend)
     shape, kh, kw, stride, padding = case
@@ -67,7 +68,8 @@ def test_im2col_and_col2im_match_reference(backend, dtype, case):
 
 
 POOL_CASES = [((64, 64, 24, 24), 2, 2, (2, 2)), ((1, 3, 7, 9), 3, 3, (2, 2)),
-              ((2, 2, 8, 5), 3, 2, (1, 1)), ((5, 1, 11, 6), 2, 3, (3, 1)), ((1, 1, 2, 2), 2, 2, (2, 2))]
+              ((2, 2, 8, 5), 3, 2, (1, 1)), ((5, 1, 11, 6), 2, 3, (3, 1)),
+              ((1, 1, 2, 2), 2, 2, (2, 2))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

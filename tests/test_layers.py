@@ -60,7 +60,7 @@ def test_conv_and_conv_transpose_are_adjoint(rng, case):
                shape[3] - ((y_shape[3] - 1) * sw - 2 * pw + kw))
     conv_t = ConvTranspose2D(cout, cin, k, stride=s, padding=p,
                              output_padding=dropped).astype(np.float64)
-    conv_t.params["W"][...] = conv.params["W"]            # (out, in, kh, kw) read as (in', out', ..)
+    conv_t.params["W"][...] = conv.params["W"]       # (out, in, kh, kw) read as (in', out', ..)
     conv.params["b"][...] = 0
     conv_t.params["b"][...] = 0
     x = rng.standard_normal(shape)

@@ -5,8 +5,10 @@ import pytest
 from scratchcnn import plot
 
 
-@pytest.mark.parametrize("values", [np.zeros((4, 4)), np.full((4, 4), 3.0),
-                                    -np.arange(16.0).reshape(4, 4) - 1], ids=["zero", "const", "neg"])
+DEGENERATE = [np.zeros((4, 4)), np.full((4, 4), 3.0), -np.arange(16.0).reshape(4, 4) - 1]
+
+
+@pytest.mark.parametrize("values", DEGENERATE, ids=["zero", "const", "neg"])
 @pytest.mark.parametrize("signed", [False, True])
 def test_normalize_is_finite_for_degenerate_maps(values, signed):
     shown = plot.normalize(values, signed=signed)

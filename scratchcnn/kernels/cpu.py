@@ -16,70 +16,84 @@ from numba import njit, prange  # noqa: E402
 from .reference import conv_output_size
 
 
+@njit(cache=True)
+def _valid_columns(j, sw, pw, w, ow):
+    """Output columns xo whose input column xo*sw + j - pw lies inside [0, w)."""
+    low = max(0, (pw - j + sw - 1) // sw)
+    high = min(ow, (w - 1 + pw - j) // sw + 1)
+    return low, max(low, high)
+
+
 @njit(cache=True, parallel=True)
-def _im2col(x_padded, cols, kh, kw, sh, sw, oh, ow):
-    n, c = x_padded.shape[0], x_padded.shape[1]
+def _im2col(x, cols, kh, kw, sh, sw, ph, pw, oh, ow):
+    n, c, h, w = x.shape
     for plane in prange(c * n):               # thread owns cols[rows of ch, columns of image b]
         ch, b = plane // n, plane % n
         for i in range(kh):
             for j in range(kw):
                 row = (ch * kh + i) * kw + j
+                low, high = _valid_columns(j, sw, pw, w, ow)
                 for y in range(oh):           # one output row = one strided slice of an input row
                     start = (b * oh + y) * ow
-                    cols[row, start:start + ow] = x_padded[b, ch, y * sh + i, j:j + sw * ow:sw]
+                    source = y * sh + i - ph
+                    if source < 0 or source >= h:                 # a row of zero padding
+                        cols[row, start:start + ow] = 0
+                        continue
+                    cols[row, start:start + low] = 0              # left padding
+                    cols[row, start + high:start + ow] = 0        # right padding
+                    first = low * sw + j - pw
+                    last = first + sw * (high - low)
+                    cols[row, start + low:start + high] = x[b, ch, source, first:last:sw]
     return cols
-
-
-def _pad(x, ph, pw):
-    if ph == 0 and pw == 0:
-        return np.ascontiguousarray(x)
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
 def im2col(x, kh, kw, stride, padding, out=None):
     """See ``reference.im2col``. x: (N, C, H, W) -> cols: (C*KH*KW, N*OH*OW),
-    written into ``out`` when given (a reused buffer: no fresh pages to fault in)."""
+    written into ``out`` when given (a reused buffer: no fresh pages to fault in).
+    Padding is never materialized: out-of-image entries are written as zeros."""
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     if out is None:
         out = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    return _im2col(_pad(x, ph, pw), out, kh, kw, sh, sw, oh, ow)
+    return _im2col(np.ascontiguousarray(x), out, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(cache=True, parallel=True)
-def _col2im(cols, dx_padded, kh, kw, sh, sw, oh, ow):
-    n, c, hp, wp = dx_padded.shape
-    dx_flat, cols_flat, pixels = dx_padded.ravel(), cols.ravel(), cols.shape[1]
-    for plane in prange(n * c):               # thread owns image plane dx_padded[b, ch]
+def _col2im(cols, dx, kh, kw, sh, sw, ph, pw, oh, ow):
+    n, c, h, w = dx.shape
+    dx_flat, cols_flat, pixels = dx.ravel(), cols.ravel(), cols.shape[1]
+    for plane in prange(n * c):               # thread owns image plane dx[b, ch]
         b, ch = plane // c, plane % c
-        base = (b * c + ch) * hp * wp
-        dx_flat[base:base + hp * wp] = 0
+        base = (b * c + ch) * h * w
+        dx_flat[base:base + h * w] = 0
         for i in range(kh):                   # gather every patch entry copied from this plane
             for j in range(kw):
                 row = (ch * kh + i) * kw + j
+                low, high = _valid_columns(j, sw, pw, w, ow)
                 for y in range(oh):
+                    target = y * sh + i - ph
+                    if target < 0 or target >= h:                 # came from padding: dropped
+                        continue
                     src = row * pixels + (b * oh + y) * ow
-                    dst = base + (y * sh + i) * wp + j
+                    dst = base + target * w + j - pw
                     if sw == 1:               # unit stride: a loop the compiler vectorizes
-                        for xo in range(ow):
+                        for xo in range(low, high):
                             dx_flat[dst + xo] += cols_flat[src + xo]
                     else:
-                        for xo in range(ow):
+                        for xo in range(low, high):
                             dx_flat[dst + xo * sw] += cols_flat[src + xo]
-    return dx_padded
+    return dx
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding):
-    """See ``reference.col2im``. cols: (C*KH*KW, N*OH*OW) -> dx: x_shape."""
+    """See ``reference.col2im``. cols: (C*KH*KW, N*OH*OW) -> dx: x_shape.
+    Entries that came from the padding are dropped, never written."""
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    dx_padded = np.empty((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols), dx_padded, kh, kw, sh, sw, oh, ow)
-    if ph == 0 and pw == 0:
-        return dx_padded
-    return np.ascontiguousarray(dx_padded[:, :, ph:ph + h, pw:pw + w])
+    dx = np.empty((n, c, h, w), dtype=cols.dtype)
+    return _col2im(np.ascontiguousarray(cols), dx, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(cache=True, parallel=True)

@@ -11,7 +11,9 @@ agreement checks on it when one is present and skips them otherwise.
 """
 import cupy as cp
 
-from .reference import conv_output_size
+# These four are plain array operations, the same on CuPy as on NumPy:
+from .reference import (columns_to_nchw, conv_output_size, gather_at_switches,  # noqa: F401
+                        nchw_to_columns, relu_forward)
 
 _im2col = cp.ElementwiseKernel(
     "raw T x, int64 c, int64 h, int64 w, int64 kh, int64 kw, int64 sh, int64 sw, "
@@ -22,7 +24,8 @@ _im2col = cp.ElementwiseKernel(
     long long ch = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw;
     long long b = col / (oh * ow), y = (col / ow) % oh, xo = col % ow;
     long long yy = y * sh + ki - ph, xx = xo * sw + kj - pw;
-    cols = (0 <= yy && yy < h && 0 <= xx && xx < w) ? x[((b * c + ch) * h + yy) * w + xx] : (T)0;
+    bool inside = 0 <= yy && yy < h && 0 <= xx && xx < w;
+    cols = inside ? x[((b * c + ch) * h + yy) * w + xx] : (T)0;
     """,
     "scratchcnn_im2col")
 
@@ -40,7 +43,8 @@ _col2im = cp.ElementwiseKernel(
         for (long long kj = 0; kj < kw; ++kj) {
             long long xnum = xx - kj;
             if (xnum < 0 || xnum % sw != 0 || xnum / sw >= ow) continue;
-            total += cols[((ch * kh + ki) * kw + kj) * pixels + (b * oh + ynum / sh) * ow + xnum / sw];
+            long long column = (b * oh + ynum / sh) * ow + xnum / sw;
+            total += cols[((ch * kh + ki) * kw + kj) * pixels + column];
         }
     }
     dx = total;
@@ -95,7 +99,8 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     dx = cp.empty(x_shape, dtype=cols.dtype)
-    _col2im(cp.ascontiguousarray(cols), c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, n * oh * ow, dx)
+    _col2im(cp.ascontiguousarray(cols), c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, n * oh * ow,
+            dx)
     return dx
 
 
@@ -126,32 +131,3 @@ def max_unpool(values, switches, x_shape):
     _segment_sum(starts, stops, sorted_targets[starts], sorted_values, out)
     return out.reshape(x_shape)
 
-
-def gather_at_switches(x, switches):
-    """See ``reference.gather_at_switches``. x: (N, C, H, W) -> switches.shape."""
-    n, c = x.shape[:2]
-    return cp.take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
-                              axis=2).reshape(switches.shape)
-
-
-def relu_forward(x):
-    """See ``reference.relu_forward``."""
-    active = x > 0
-    return x * active, active
-
-
-def columns_to_nchw(out, bias, n, oh, ow):
-    """See ``reference.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
-    channels = out.shape[0]
-    y = cp.empty((n, channels, oh, ow), dtype=out.dtype)
-    cp.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=y)
-    return y
-
-
-def nchw_to_columns(dy, out=None):
-    """See ``reference.nchw_to_columns``. dy: (N, O, OH, OW) -> (O, N*OH*OW)."""
-    n, channels = dy.shape[:2]
-    if out is None:
-        out = cp.empty((channels, dy.size // channels), dtype=dy.dtype)
-    out.reshape(channels, n, -1)[...] = dy.reshape(n, channels, -1).transpose(1, 0, 2)
-    return out

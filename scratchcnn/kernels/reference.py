@@ -20,6 +20,8 @@ Conventions
 """
 import numpy as np
 
+from ..backend import array_module
+
 
 def conv_output_size(size, kernel, stride, padding):
     """Output length of a sliding window along one axis (floor mode)."""
@@ -40,7 +42,8 @@ def im2col(x, kh, kw, stride, padding, out=None):
     windows = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     for i in range(kh):          # one strided slice per kernel offset (Chainer's im2col)
         for j in range(kw):
-            windows[:, i, j] = x_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw].transpose(1, 0, 2, 3)
+            window = x_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]     # (N, C, OH, OW)
+            windows[:, i, j] = window.transpose(1, 0, 2, 3)
     cols = windows.reshape(c * kh * kw, n * oh * ow)
     if out is None:
         return cols
@@ -62,7 +65,8 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
     dx_padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):          # each slice touches distinct pixels, so += is exact
         for j in range(kw):
-            dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += windows[:, i, j].transpose(1, 0, 2, 3)
+            window = windows[:, i, j].transpose(1, 0, 2, 3)               # (N, C, OH, OW)
+            dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += window
     return dx_padded[:, :, ph:ph + h, pw:pw + w]
 
 
@@ -110,10 +114,11 @@ def max_unpool(values, switches, x_shape):
 def gather_at_switches(x, switches):
     """Read ``x`` at the switches: the adjoint of ``max_unpool``.
 
-    x: (N, C, H, W); switches: (N, C, OH, OW) -> (N, C, OH, OW)
+    x: (N, C, H, W); switches: (N, C, OH, OW) -> (N, C, OH, OW). Like the three
+    functions below it works on NumPy and CuPy arrays alike (gpu.py reuses them).
     """
     n, c = x.shape[:2]
-    return np.take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
+    return array_module(x).take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
                               axis=2).reshape(switches.shape)
 
 
@@ -128,17 +133,17 @@ def columns_to_nchw(out, bias, n, oh, ow):
 
     out: (O, N*OH*OW) (one column per output pixel); bias: (O,) -> (N, O, OH, OW).
     """
-    channels = out.shape[0]
-    y = np.empty((n, channels, oh, ow), dtype=out.dtype)        # C order, whatever the view
-    np.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=y)
+    xp, channels = array_module(out), out.shape[0]
+    y = xp.empty((n, channels, oh, ow), dtype=out.dtype)        # C order, whatever the view
+    xp.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1),
+           out=y)
     return y
 
 
 def nchw_to_columns(dy, out=None):
     """The inverse layout move: dy (N, O, OH, OW) -> (O, N*OH*OW), into ``out`` if given."""
     n, channels = dy.shape[:2]
-    columns = dy.reshape(n, channels, -1).transpose(1, 0, 2).reshape(channels, -1)
     if out is None:
-        return columns
-    out[...] = columns
+        out = array_module(dy).empty((channels, dy.size // channels), dtype=dy.dtype)
+    out.reshape(channels, n, -1)[...] = dy.reshape(n, channels, -1).transpose(1, 0, 2)
     return out

@@ -5,7 +5,7 @@ gradient arriving from above (dL/d output) and R what is passed below.
 
     "gradient":  R = 1(F > 0) * G             the chain rule (saliency, Simonyan et al.)
     "deconvnet": R = 1(G > 0) * G             rectify the backward signal (Zeiler & Fergus)
-    "guided":    R = 1(F > 0) * 1(G > 0) * G  both at once (Springenberg et al.; Gao & Mosalam eq. 3)
+    "guided":    R = 1(F > 0) * 1(G > 0) * G  both (Springenberg et al.; Gao & Mosalam eq. 3)
 """
 from ..backend import array_module
 from ..kernels import kernels_for

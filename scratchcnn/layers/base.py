@@ -49,7 +49,7 @@ class Layer:
         return self.name or type(self).__name__
 
     def zero_grad(self):
-        for key, grad in self.grads.items():
+        for grad in self.grads.values():
             grad[...] = 0
 
     def scratch(self, key, shape, like):

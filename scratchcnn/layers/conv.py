@@ -18,15 +18,11 @@ from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair, uniform_init
 
 
-class Conv2D(Layer):
-    """2-D convolution (cross-correlation), PyTorch layout.
+class _Convolution(Layer):
+    """What Conv2D and ConvTranspose2D share: checked geometry, W and b, PyTorch's init."""
 
-    params: W (out_channels, in_channels, kh, kw), b (out_channels,)
-    forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
-              OH = (H + 2*ph - kh) // sh + 1, likewise OW.
-    """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, weight_shape,
+                 name):
         super().__init__(name)
         for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -35,8 +31,7 @@ class Conv2D(Layer):
         self.kernel_size = as_pair(kernel_size, "kernel_size")
         self.stride = as_pair(stride, "stride")
         self.padding = as_pair(padding, "padding", minimum=0)
-        kh, kw = self.kernel_size
-        self.params = {"W": np.zeros((out_channels, in_channels, kh, kw), np.float32),
+        self.params = {"W": np.zeros(weight_shape(*self.kernel_size), np.float32),
                        "b": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.reset_parameters(np.random.default_rng(0))
@@ -49,10 +44,25 @@ class Conv2D(Layer):
                     padding=list(self.padding))
 
     def reset_parameters(self, rng):
-        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        # PyTorch: fan_in = W.shape[1] * kh * kw (in_channels for a conv, out_channels
+        # for a transposed conv)
+        fan_in = self.params["W"][0].size
         for key in ("W", "b"):
             p = self.params[key]
             p[...] = uniform_init(rng, p.shape, fan_in).astype(p.dtype)
+
+
+class Conv2D(_Convolution):
+    """2-D convolution (cross-correlation), PyTorch layout.
+
+    params: W (out_channels, in_channels, kh, kw), b (out_channels,)
+    forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
+              OH = (H + 2*ph - kh) // sh + 1, likewise OW.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding,
+                         lambda kh, kw: (out_channels, in_channels, kh, kw), name)
 
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
@@ -69,8 +79,8 @@ class Conv2D(Layer):
         n, _, oh, ow = self.output_shape(x.shape)
         (kh, kw), xp = self.kernel_size, array_module(x)
         pixels, patch = n * oh * ow, self.in_channels * kh * kw
-        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,
-                                     out=self.scratch("cols", (patch, pixels), x))  # (C*kh*kw, N*OH*OW)
+        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,   # (C*kh*kw, N*OH*OW)
+                                     out=self.scratch("cols", (patch, pixels), x))
         w_mat = self.params["W"].reshape(self.out_channels, patch)                 # (O, C*kh*kw)
         out = xp.matmul(w_mat, cols, out=self.scratch("out", (self.out_channels, pixels), x))
         y = kernels_for(x).columns_to_nchw(out, self.params["b"], n, oh, ow)    # (N, O, OH, OW) + b
@@ -97,7 +107,7 @@ class Conv2D(Layer):
         return kernels.col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
 
 
-class ConvTranspose2D(Layer):
+class ConvTranspose2D(_Convolution):
     """Transposed convolution, PyTorch layout (no groups, no dilation).
 
     params: W (in_channels, out_channels, kh, kw), b (out_channels,)
@@ -110,35 +120,15 @@ class ConvTranspose2D(Layer):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, name=None):
-        super().__init__(name)
-        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{arg} must be a positive int, got {v!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.stride = as_pair(stride, "stride")
-        self.padding = as_pair(padding, "padding", minimum=0)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding,
+                         lambda kh, kw: (in_channels, out_channels, kh, kw), name)
         self.output_padding = as_pair(output_padding, "output_padding", minimum=0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(f"output_padding must be smaller than stride {self.stride}, "
                              f"got {self.output_padding}")
-        kh, kw = self.kernel_size
-        self.params = {"W": np.zeros((in_channels, out_channels, kh, kw), np.float32),
-                       "b": np.zeros(out_channels, np.float32)}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.reset_parameters(np.random.default_rng(0))
-        self._cache = None
-        self._out_shape = None
 
     def config(self):
-        return dict(Conv2D.config(self), output_padding=list(self.output_padding))
-
-    def reset_parameters(self, rng):
-        # PyTorch computes fan_in of a transposed conv from W.shape[1] * kh * kw.
-        fan_in = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
-        for key in ("W", "b"):
-            p = self.params[key]
-            p[...] = uniform_init(rng, p.shape, fan_in).astype(p.dtype)
+        return dict(super().config(), output_padding=list(self.output_padding))
 
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
@@ -155,7 +145,8 @@ class ConvTranspose2D(Layer):
         out_shape = self.output_shape(x.shape)
         xp = array_module(x)
         n, _, h, w = x.shape
-        x_mat = xp.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(self.in_channels, -1)  # (in, N*H*W)
+        x_mat = xp.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(self.in_channels, -1)
+        # x_mat: (in, N*H*W)
         w_mat = self.params["W"].reshape(self.in_channels, -1)                 # (in, out*kh*kw)
         cols = w_mat.T @ x_mat                                                 # (out*kh*kw, N*H*W)
         kh, kw = self.kernel_size

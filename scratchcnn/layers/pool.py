@@ -26,7 +26,7 @@ class MaxPool2D(Layer):
 
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4)
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        kh, kw = self.kernel_size
         if x.shape[2] < kh or x.shape[3] < kw:
             raise ValueError(f"{self.label}: kernel_size {self.kernel_size} is larger than the "
                              f"input's spatial size {tuple(x.shape[2:])}")
