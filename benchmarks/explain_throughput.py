@@ -7,12 +7,13 @@ Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
 weighted sum, ReLU. Same batch and threads; median of the repeats. Never run by
 the test suite. PyTorch is optional (pip install torch==2.13.0).
 """
+import throughput  # noqa: I001  (first: sets OpenBLAS's thread timeout before NumPy loads)
+from throughput import THREADS, images_per_second, load_torch, torch_model
+
 import argparse
 import sys
 
 import numpy as np
-import throughput
-from throughput import THREADS, images_per_second, load_torch, torch_model
 
 from scratchcnn import explain, zoo
 

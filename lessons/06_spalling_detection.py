@@ -66,7 +66,7 @@ fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows]),
                                   ("guided backprop", "gradient", guided[rows]),
                                   ("Grad-CAM", "heat", grad_cam[rows]),
                                   ("Guided Grad-CAM", "gradient", guided_grad_cam[rows])],
-                       masks=md[rows],
+                       masks=md[rows], outline=("image", "heat"),
                        row_titles=[sc.datasets.SURFACE_CLASS_NAMES[c] for c in yd[rows]])
 common.save(fig, args, "2_gbp_gradcam_guided_gradcam.png")
 

@@ -132,7 +132,7 @@ class Sequential:
                 dy = layer.backward(dy)
             if dy is None:                  # the first layer skipped its input gradient
                 break
-        return dy
+        return dy if input_grad else None
 
     # ----- parameters and modes ---------------------------------------------------------------
     def named_parameters(self):

@@ -142,16 +142,18 @@ def show_map(ax, values, kind, image=None, mask=None, alpha=0.5):
     ax.set_yticks([])
 
 
-def method_grid(images, columns, masks=None, row_titles=None, size=1.7):
+def method_grid(images, columns, masks=None, row_titles=None, size=1.7,
+                outline=("image", "heat", "signed", "gradient")):
     """Rows = images, columns = methods: ``columns`` is a list of (title, kind, maps)
     with maps indexable by image (kind as in ``show_map``); heat maps are drawn over
-    their image. ``masks`` (N, H, W) outlines the ground truth on every panel."""
+    their image. ``masks`` (N, H, W) outlines the ground truth on the panels whose
+    kind is in ``outline`` (leave out kinds whose thin details the line would hide)."""
     fig, axes = _grid(len(images), len(columns), size)
     for row, image in enumerate(images):
         for col, (title, kind, maps) in enumerate(columns):
             ax = axes[row, col]
             show_map(ax, maps[row], kind, image=image if kind == "heat" else None,
-                     mask=None if masks is None else masks[row])
+                     mask=masks[row] if masks is not None and kind in outline else None)
             if row == 0:
                 ax.set_title(title, fontsize=9)
         if row_titles is not None:
