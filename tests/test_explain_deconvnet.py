@@ -51,3 +51,19 @@ def test_project_a_chosen_position(rng):
         explain.DeconvNet(model).project(x, "relu1", channel=7)
     with pytest.raises(ValueError, match="not feature maps"):
         explain.DeconvNet(model).project(x, "fc1", channel=0)
+
+
+def test_one_deconvnet_projects_inputs_of_different_sizes(rng):
+    """The mirror layers adapt their output padding to each input anew."""
+    model = deconv_test_net().eval()
+    deconvnet = explain.DeconvNet(model)
+    for shape in [(1, 3, 14, 15), (1, 3, 13, 16), (1, 3, 14, 15)]:
+        x = rng.standard_normal(shape)
+        maps = model.forward(x, stop="relu1")
+        channel = int(np.argmax(maps[0].reshape(len(maps[0]), -1).max(axis=1)))
+        projection, _ = deconvnet.project(x, "relu1", channel=channel)
+        model.forward(x)
+        seed, _ = explain.top_activation_seed(model.outputs["relu1"], channel)
+        by_rule = model.backward(seed, relu_rule="deconvnet", start="relu1", param_grads=False)
+        assert np.abs(by_rule).sum() > 0
+        np.testing.assert_allclose(projection, by_rule, rtol=1e-12, atol=1e-14)

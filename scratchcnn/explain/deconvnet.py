@@ -61,6 +61,7 @@ class DeconvNet:
                              "all feature-map layers")
         if isinstance(layer, Conv2D):
             in_shape = layer._cache[0]                           # the input of the forward pass
+            mirror.output_padding = (0, 0)                       # size without it, this time
             full = mirror.output_shape(signal.shape)
             mirror.output_padding = (in_shape[2] - full[2], in_shape[3] - full[3])
             mirror.params["W"] = layer.params["W"]
