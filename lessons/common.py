@@ -6,8 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import scratchcnn as sc
 from scratchcnn import zoo
 
@@ -93,4 +91,4 @@ def digit(index=0, dataset="mnist"):
 if __name__ == "__main__":
     sys.exit("common.py is a helper; run a numbered lesson or run_all.py")
 
-__all__ = ["start", "save", "load_data", "trained", "seed_model", "digit", "np"]
+__all__ = ["start", "save", "load_data", "trained", "seed_model", "digit"]

@@ -1,5 +1,7 @@
 """Sequential: a chain of layers run forward (keeping every output) and backward
 (from any layer, with any seed, with any ReLU rule, down to any layer)."""
+import contextlib
+
 import numpy as np
 
 from .backend import array_module
@@ -12,6 +14,19 @@ NAME_PREFIX = {"Conv2D": "conv", "ConvTranspose2D": "deconv", "MaxPool2D": "pool
                "MaxUnpool2D": "unpool", "GlobalAvgPool2D": "gap", "ReLU": "relu",
                "LeakyReLU": "lrelu", "Linear": "fc", "Flatten": "flatten",
                "Dropout": "dropout", "BatchNorm2D": "bn"}
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Run ``model`` as the trained function inside the block (dropout off, batch norm
+    on its running statistics), then give every layer back its own previous mode."""
+    was_training = [layer.training for layer in model.layers]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for layer, mode in zip(model.layers, was_training):
+            layer.training = mode
 
 
 class Sequential:

@@ -6,6 +6,7 @@ import numpy as np
 
 from .backend import is_gpu_array, to_device, to_numpy
 from .losses import check_labels, softmax_cross_entropy
+from .model import eval_mode
 
 
 def model_device(model):
@@ -16,7 +17,7 @@ def model_device(model):
     return "cpu"
 
 
-def _check_data(model, x, y, argument="x"):
+def _check_data(x, y, argument="x"):
     if x.ndim < 2 or len(x) != len(y):
         raise ValueError(f"{argument} and its labels must have the same length N, got "
                          f"{argument} shape {tuple(x.shape)} and labels shape {tuple(y.shape)}")
@@ -24,23 +25,18 @@ def _check_data(model, x, y, argument="x"):
 
 
 def predict(model, x, batch_size=256):
-    """Logits (N, K) for images x, in eval mode, batch by batch (mode restored after)."""
-    was_training = model.training
-    model.eval()
+    """Logits (N, K) for images x, in eval mode, batch by batch (modes restored after)."""
     device = model_device(model)
-    try:
+    with eval_mode(model):
         chunks = [to_numpy(model.forward(to_device(x[i:i + batch_size], device)))
                   for i in range(0, len(x), batch_size)]
-    finally:
-        if was_training:
-            model.train()
     return np.concatenate(chunks)
 
 
 def evaluate(model, x, y, batch_size=256):
     """{"loss": mean cross-entropy, "accuracy": fraction correct} on (x, y), eval mode."""
     y = np.asarray(y)
-    _check_data(model, x, y)
+    _check_data(x, y)
     logits = predict(model, x, batch_size)
     loss, _ = softmax_cross_entropy(logits.astype(np.float64), y)
     return {"loss": loss, "accuracy": float((logits.argmax(axis=1) == y).mean())}
@@ -67,7 +63,7 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
     dict of per-epoch lists.
     """
     y = np.asarray(y)
-    _check_data(model, x, y)
+    _check_data(x, y)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     rng = np.random.default_rng(seed)

@@ -1,10 +1,9 @@
 """What every explanation method shares: checking its arguments, running the model
 in eval mode, and seeding the backward pass with the class scores."""
-import contextlib
-
 import numpy as np
 
 from ..backend import array_module
+from ..model import eval_mode  # noqa: F401  (explanations use the trained function)
 
 
 def check_batch(x):
@@ -40,19 +39,6 @@ def check_layer_name(model, layer, spatial=True):
         raise ValueError(f"layer {layer!r} outputs shape {tuple(model.outputs[layer].shape)}, "
                          f"not feature maps (N, K, h, w); layers with feature maps: {maps}")
     return index
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Explanations use the trained function: dropout off, batch norm on its running
-    statistics. The model's previous mode is restored afterwards."""
-    was_training = [layer.training for layer in model.layers]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for layer, mode in zip(model.layers, was_training):
-            layer.training = mode
 
 
 def score_seed(logits, targets):
