@@ -86,12 +86,6 @@ def training_curves(histories, labels):
     return fig
 
 
-def feature_maps(maps, title=None, columns=8, cmap="viridis"):
-    """All channels of one image's activations (C, H, W), each on its own scale."""
-    maps = to_numpy(maps)
-    return image_grid(list(maps), [f"ch {c}" for c in range(len(maps))], columns, cmap, title)
-
-
 # ----- explanation maps ----------------------------------------------------------------------
 def normalize(values, signed=False, eps=1e-12):
     """Scale a map for display only (the methods return raw values).

@@ -17,10 +17,10 @@ def model_device(model):
     return "cpu"
 
 
-def _check_data(x, y, argument="x"):
+def _check_data(x, y):
     if x.ndim < 2 or len(x) != len(y):
-        raise ValueError(f"{argument} and its labels must have the same length N, got "
-                         f"{argument} shape {tuple(x.shape)} and labels shape {tuple(y.shape)}")
+        raise ValueError(f"x and its labels must have the same length N, got "
+                         f"x shape {tuple(x.shape)} and labels shape {tuple(y.shape)}")
     check_labels(y, len(y), np.iinfo(np.int64).max, argument="labels")
 
 

@@ -31,10 +31,10 @@ def as_targets(target, n, num_classes):
     return targets.astype(np.int64)
 
 
-def check_layer_name(model, layer, spatial=True):
-    """The named layer must exist and (if ``spatial``) output feature maps (N, K, h, w)."""
+def check_layer_name(model, layer):
+    """After a forward pass: the named layer must exist and output feature maps (N, K, h, w)."""
     index = model.index(layer)            # KeyError listing the valid names
-    if spatial and layer in model.outputs and model.outputs[layer].ndim != 4:
+    if model.outputs[layer].ndim != 4:
         maps = [name for name, out in model.outputs.items() if out.ndim == 4]
         raise ValueError(f"layer {layer!r} outputs shape {tuple(model.outputs[layer].shape)}, "
                          f"not feature maps (N, K, h, w); layers with feature maps: {maps}")
