@@ -64,12 +64,12 @@ def scratch_model(name):
 
 
 # ----- one timed loop per framework ---------------------------------------------------------
-def scratch_runner(name, batch, train):
-    model = scratch_model(name)
+def scratch_runner(name, batch, train, device="cpu"):
+    model = scratch_model(name).to(device)
     optimizer = sc.Adam(model, lr=1e-3)
     rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
+    x = sc.to_device(rng.random((batch, 1, 28, 28), dtype=np.float32), device)
+    y = sc.to_device(rng.integers(0, 10, batch), device)
     if not train:
         model.eval()
 
@@ -78,15 +78,16 @@ def scratch_runner(name, batch, train):
         if train:
             _, dlogits = sc.softmax_cross_entropy(logits, y)
             optimizer.zero_grad()
-            model.backward(dlogits)
+            model.backward(dlogits, input_grad=False)   # as fit() does; PyTorch has no dx either
             optimizer.step()
     return step
 
 
-def torch_runner(name, batch, train):
-    model = torch_model(name)
+def torch_runner(name, batch, train, device="cpu"):
+    model = torch_model(name).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    x = torch.rand(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
     loss_fn = nn.CrossEntropyLoss()
     if not train:
         model.eval()
@@ -102,14 +103,19 @@ def torch_runner(name, batch, train):
     return step
 
 
-def images_per_second(step, batch, steps, repeats):
+def images_per_second(step, batch, steps, repeats, synchronize=lambda: None):
+    """Median images/s over ``repeats`` timed loops of ``steps`` steps. On a GPU pass
+    the device's ``synchronize``: kernels run asynchronously, so the clock stops only
+    after the queued work has finished."""
     step()
     step()                                          # warm up: JIT, allocator, caches
+    synchronize()
     rates = []
     for _ in range(repeats):
         tick = time.perf_counter()
         for _ in range(steps):
             step()
+        synchronize()
         rates.append(batch * steps / (time.perf_counter() - tick))
     return statistics.median(rates)
 
