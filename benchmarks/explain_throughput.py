@@ -8,7 +8,7 @@ weighted sum, ReLU. Same batch and threads; median of the repeats. Never run by
 the test suite. PyTorch is optional (pip install torch==2.13.0).
 """
 import throughput  # noqa: I001  (first: sets OpenBLAS's thread timeout before NumPy loads)
-from throughput import THREADS, images_per_second, load_torch, torch_model
+from throughput import THREADS, interleaved_rates, load_torch, summarize, torch_model
 
 import argparse
 import sys
@@ -57,17 +57,19 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     torch = load_torch()
-    print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} repeats")
+    print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} rounds "
+          "(the frameworks taking turns); ratio: median of the rounds' ratios")
     ours = scratch_methods(args.batch)
     theirs = torch_methods(args.batch) if torch is not None else {}
     for name in ours:
-        mine = images_per_second(ours[name], args.batch, args.steps, args.repeats)
-        line = f"  {name:9} scratchcnn {mine:8,.0f}"
+        runs = {"scratchcnn": (ours[name], args.steps)}
         if name in theirs:
-            other = images_per_second(theirs[name], args.batch, args.steps, args.repeats)
-            line += f"   pytorch {other:8,.0f}   ratio {mine / other:.2f}x"
+            runs["torch"] = (theirs[name], args.steps)
+        medians, ratios = summarize(interleaved_rates(runs, args.batch, args.repeats))
+        line = f"  {name:9} scratchcnn {medians['scratchcnn']:8,.0f}"
+        if "torch" in medians:
+            line += f"   pytorch {medians['torch']:8,.0f}   ratio {ratios['scratchcnn']:.2f}x"
         print(line, flush=True)
-
 
 if __name__ == "__main__":
     sys.exit(main())

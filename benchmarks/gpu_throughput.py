@@ -3,13 +3,15 @@
     python benchmarks/gpu_throughput.py [--repeats 5] [--steps 20]
 
 The same models, batches and optimizer (Adam) as throughput.py, with the data
-already on the GPU; every timed loop ends with a device synchronize. A row
-reports the median images/s and the ratio scratchcnn / PyTorch. Needs CuPy and a
+already on the GPU; every timed loop ends with a device synchronize, and the two
+frameworks take turns, round by round. A row reports the median images/s and the
+median of the rounds' ratios scratchcnn / PyTorch. Needs CuPy and a
 CUDA GPU (pip install -e ".[gpu]"); the PyTorch column needs a CUDA build of
 PyTorch and is skipped without one. Never run by the test suite.
 """
 # throughput first: it sets OpenBLAS's thread timeout before NumPy loads
-from throughput import images_per_second, load_torch, scratch_runner, torch_runner  # noqa: I001
+from throughput import (interleaved_rates, load_torch, scratch_runner,  # noqa: I001
+                        summarize, torch_runner, cell, ratio)
 
 import argparse
 import sys
@@ -36,20 +38,25 @@ def main():
     print(f"GPU: {gpu_name}, "
           f"CuPy {cupy.__version__}, PyTorch "
           f"{torch.__version__ if torch_cuda else 'with CUDA not installed'}")
+
+    def synchronize():
+        cupy.cuda.Device().synchronize()
+        if torch_cuda:
+            torch.cuda.synchronize()
+
     header = f"{'model':8} {'pass':6} {'batch':>5} {'cupy':>10} {'pytorch':>10} {'ratio':>7}"
     print(header)
     print("-" * len(header))
     for name, mode, batch in CONFIGS:
         train = mode == "train"
-        ours = images_per_second(scratch_runner(name, batch, train, "gpu"), batch, args.steps,
-                                 args.repeats, cupy.cuda.Device().synchronize)
-        theirs = (images_per_second(torch_runner(name, batch, train, "cuda"), batch,
-                                    args.steps, args.repeats, torch.cuda.synchronize)
-                  if torch_cuda else None)
-        print(f"{name:8} {mode:6} {batch:>5} {ours:>10,.0f} "
-              f"{f'{theirs:,.0f}' if theirs else '-':>10} "
-              f"{f'{ours / theirs:.2f}x' if theirs else '-':>7}", flush=True)
-    print(f"(images/s, median of {args.repeats} repeats of {args.steps} steps)")
+        runs = {"cupy": (scratch_runner(name, batch, train, "gpu"), args.steps)}
+        if torch_cuda:
+            runs["torch"] = (torch_runner(name, batch, train, "cuda"), args.steps)
+        medians, ratios = summarize(interleaved_rates(runs, batch, args.repeats, synchronize))
+        print(f"{name:8} {mode:6} {batch:>5} {medians['cupy']:>10,.0f} "
+              f"{cell(medians, 'torch'):>10} {ratio(ratios, 'cupy'):>7}", flush=True)
+    print(f"(images/s: median of {args.repeats} rounds of {args.steps} steps, the frameworks "
+          "taking turns; ratio: median of the rounds' ratios)")
     return 0
 
 

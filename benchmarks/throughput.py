@@ -4,8 +4,10 @@
     python benchmarks/throughput.py --repeats 3 --steps 8 --no-memory
 
 Same architecture, batch, thread count and optimizer (Adam) for every framework,
-run one after the other in this process; a row reports the median images/s over
-the repeats and the ratio scratchcnn / PyTorch. Peak memory (max RSS) of
+in this process, taking turns: each of the repeated rounds times every framework
+once. A row reports the median images/s over the rounds and the median of the
+rounds' ratios scratchcnn / PyTorch, so a shared machine whose speed drifts
+during the run (this one's does, by up to 1.5x) skews no framework. Peak memory (max RSS) of
 training at batch 128 is measured in a fresh child process per framework.
 PyTorch is optional (benchmark only: pip install torch==2.13.0); without it the
 PyTorch columns are skipped. Never run by the test suite.
@@ -103,21 +105,37 @@ def torch_runner(name, batch, train, device="cpu"):
     return step
 
 
-def images_per_second(step, batch, steps, repeats, synchronize=lambda: None):
-    """Median images/s over ``repeats`` timed loops of ``steps`` steps. On a GPU pass
-    the device's ``synchronize``: kernels run asynchronously, so the clock stops only
-    after the queued work has finished."""
-    step()
-    step()                                          # warm up: JIT, allocator, caches
+def interleaved_rates(runs, batch, repeats, synchronize=lambda: None):
+    """images/s of several step functions, timed in turns.
+
+    runs: {name: (step, steps)}. Each of ``repeats`` rounds times every step function
+    once (``steps`` calls in a row), so a shared machine that slows down or speeds up
+    during the run affects every framework alike. On a GPU pass the device's
+    ``synchronize``: kernels run asynchronously, so the clock stops only after the
+    queued work has finished. Returns {name: [images/s of each round]}.
+    """
+    for step, _ in runs.values():
+        step()
+        step()                                      # warm up: JIT, allocator, caches
     synchronize()
-    rates = []
+    rates = {name: [] for name in runs}
     for _ in range(repeats):
-        tick = time.perf_counter()
-        for _ in range(steps):
-            step()
-        synchronize()
-        rates.append(batch * steps / (time.perf_counter() - tick))
-    return statistics.median(rates)
+        for name, (step, steps) in runs.items():
+            tick = time.perf_counter()
+            for _ in range(steps):
+                step()
+            synchronize()
+            rates[name].append(batch * steps / (time.perf_counter() - tick))
+    return rates
+
+
+def summarize(rates, against="torch"):
+    """Median images/s per name, and the median over rounds of each name's ratio to
+    ``against`` (a ratio of the same round's two rates)."""
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    ratios = {name: statistics.median(a / b for a, b in zip(values, rates[against], strict=True))
+              for name, values in rates.items() if against in rates and name != against}
+    return medians, ratios
 
 
 def child_peak_memory(framework, name, batch):
@@ -152,12 +170,12 @@ def run_child(framework, name, batch, phase):
     print(json.dumps({"max_rss_mib": peak_kib / 1024}))
 
 
-def cell(rates, key):
-    return f"{rates[key]:,.0f}" if key in rates else "-"
+def cell(medians, key):
+    return f"{medians[key]:,.0f}" if key in medians else "-"
 
 
-def ratio(rates, key):
-    return f"{rates[key] / rates['torch']:.2f}x" if "torch" in rates and key in rates else "-"
+def ratio(ratios, key):
+    return f"{ratios[key]:.2f}x" if key in ratios else "-"
 
 
 def main():
@@ -192,20 +210,23 @@ def main():
         if args.only and name != args.only:
             continue
         train = mode == "train"
-        rates = {}
+        runs = {}
         if not args.no_reference:
-            with sc.use_reference():
-                rates["reference"] = images_per_second(scratch_runner(name, batch, train), batch,
-                                                       max(2, args.steps // 3), args.repeats)
-        rates["numba"] = images_per_second(scratch_runner(name, batch, train), batch, args.steps,
-                                           args.repeats)
+            reference_step = scratch_runner(name, batch, train)
+
+            def on_reference(step=reference_step):
+                with sc.use_reference():
+                    step()
+            runs["reference"] = (on_reference, max(2, args.steps // 3))
+        runs["numba"] = (scratch_runner(name, batch, train), args.steps)
         if torch is not None:
-            rates["torch"] = images_per_second(torch_runner(name, batch, train), batch,
-                                               args.steps, args.repeats)
-        print(f"{name:8} {mode:6} {batch:>5} {cell(rates, 'reference'):>10} "
-              f"{cell(rates, 'numba'):>10} {cell(rates, 'torch'):>10} "
-              f"{ratio(rates, 'numba'):>9} {ratio(rates, 'reference'):>7}", flush=True)
-    print("(images/s, median of %d repeats; ratios from the same run)" % args.repeats)
+            runs["torch"] = (torch_runner(name, batch, train), args.steps)
+        medians, ratios = summarize(interleaved_rates(runs, batch, args.repeats))
+        print(f"{name:8} {mode:6} {batch:>5} {cell(medians, 'reference'):>10} "
+              f"{cell(medians, 'numba'):>10} {cell(medians, 'torch'):>10} "
+              f"{ratio(ratios, 'numba'):>9} {ratio(ratios, 'reference'):>7}", flush=True)
+    print(f"(images/s: median of {args.repeats} rounds, the frameworks taking turns in each; "
+          "ratio: median of the rounds' ratios)")
 
     if not args.no_memory:
         print("\npeak memory, training the slides' model at batch 128 (max RSS, MiB; "
