@@ -24,8 +24,16 @@ def _check_data(x, y):
     check_labels(y, len(y), np.iinfo(np.int64).max, argument="labels")
 
 
+def _check_batch_size(batch_size):
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+
+
 def predict(model, x, batch_size=256):
     """Logits (N, K) for images x, in eval mode, batch by batch (modes restored after)."""
+    _check_batch_size(batch_size)
+    if len(x) == 0:
+        raise ValueError(f"x must hold at least one image, got shape {tuple(x.shape)}")
     device = model_device(model)
     with eval_mode(model):
         chunks = [to_numpy(model.forward(to_device(x[i:i + batch_size], device)))
@@ -64,8 +72,7 @@ def fit(model, optimizer, x, y, epochs=1, batch_size=64, seed=0, validation=None
     """
     y = np.asarray(y)
     _check_data(x, y)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _check_batch_size(batch_size)
     rng = np.random.default_rng(seed)
     device = model_device(model)
     live = verbose and sys.stdout.isatty()

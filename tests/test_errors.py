@@ -83,3 +83,26 @@ def test_backward_errors():
         conv.backward(np.zeros((1, 2, 4, 4), np.float32))
     with pytest.raises(ValueError, match="relu_rule must be one of"):
         sc.Sequential([sc.ReLU()]).backward(np.zeros(2), relu_rule="guided-ish")
+
+
+def test_empty_batch_and_wrong_image_size():
+    model = sc.zoo.slides_mnist_model()
+    with pytest.raises(ValueError, match=r"conv1: x must hold at least one example \(N >= 1"):
+        model.forward(np.zeros((0, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match=r"fc1: x has 4096 .*in_features=9216.*not the size "
+                                         r"the model was built for"):
+        model.forward(np.zeros((2, 1, 20, 20), np.float32))
+    with pytest.raises(ValueError, match=r"x must hold at least one image"):
+        sc.predict(model, np.zeros((0, 1, 28, 28), np.float32))
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5])
+def test_bad_batch_size(batch_size):
+    model = sc.zoo.slides_mnist_model()
+    x, y = np.zeros((4, 1, 28, 28), np.float32), np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+        sc.predict(model, x, batch_size=batch_size)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+        sc.evaluate(model, x, y, batch_size=batch_size)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+        sc.fit(model, sc.Adam(model), x, y, batch_size=batch_size, verbose=False)

@@ -96,9 +96,10 @@ class Layer:
         return f"{type(self).__name__}({args})" + (f" [{self.name}]" if self.name else "")
 
     # ----- checks shared by every layer ---------------------------------------------------
-    def check_input(self, x, shape_text, ndim, channels=None, channel_arg=None):
+    def check_input(self, x, shape_text, ndim, channels=None, channel_arg=None, hint=""):
         """Raise a clear error if ``x`` is not a finite float array of the expected rank
-        (``ndim=None``: any), dtype (the parameters' dtype) and channel count."""
+        (``ndim=None``: any), dtype (the parameters' dtype), channel count (``hint`` is
+        added to that message) and at least one example."""
         xp = array_module(x)
         if not isinstance(x, xp.ndarray):
             raise TypeError(f"{self.label}: x must be an array of shape {shape_text}, "
@@ -111,10 +112,13 @@ class Layer:
         if ndim is not None and x.ndim != ndim:
             raise ValueError(f"{self.label}: x must have shape {shape_text} ({ndim} dims), "
                              f"got shape {tuple(x.shape)}")
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{self.label}: x must hold at least one example (N >= 1 on axis "
+                             f"0), got shape {tuple(x.shape)}")
         if channels is not None and x.shape[1] != channels:
             raise ValueError(f"{self.label}: x has {x.shape[1]} channels/features (axis 1) but "
                              f"the layer expects {channel_arg}={channels}; "
-                             f"got shape {tuple(x.shape)}")
+                             f"got shape {tuple(x.shape)}{hint}")
         if self.check_finite:
             check_finite(x, f"{self.label}: x")
 

@@ -32,7 +32,9 @@ class Linear(Layer):
             p[...] = uniform_init(rng, p.shape, self.in_features).astype(p.dtype)
 
     def forward(self, x):
-        self.check_input(x, "(N, in_features)", 2, self.in_features, "in_features")
+        self.check_input(x, "(N, in_features)", 2, self.in_features, "in_features",
+                         hint=". If a Flatten feeds this layer, the images are probably not "
+                              "the size the model was built for")
         self.x = x
         return x @ self.params["W"].T + self.params["b"]
 
