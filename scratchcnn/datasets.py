@@ -55,6 +55,10 @@ def random_shift(x, rng, max_shift=2):
 
     x: (N, C, H, W) -> (N, C, H, W); rng: a NumPy Generator.
     """
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    if not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
     n, c, h, w = x.shape
     padded = np.pad(x, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
     top = rng.integers(0, 2 * max_shift + 1, n)

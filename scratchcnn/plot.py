@@ -21,6 +21,9 @@ def _grid(rows, cols, size=2.0):
 def as_display_image(image):
     """(H, W), (1, H, W) or (3, H, W) -> (H, W) or (H, W, 3) for imshow."""
     image = to_numpy(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[0] not in (1, 3)):
+        raise ValueError(f"each image must have shape (H, W), (1, H, W) or (3, H, W), got "
+                         f"{tuple(image.shape)} (pass a batch (N, [C,] H, W) to image_grid)")
     if image.ndim == 3:
         image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
     return image

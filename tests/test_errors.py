@@ -106,3 +106,16 @@ def test_bad_batch_size(batch_size):
         sc.evaluate(model, x, y, batch_size=batch_size)
     with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
         sc.fit(model, sc.Adam(model), x, y, batch_size=batch_size, verbose=False)
+
+
+def test_random_shift_and_image_grid_name_the_expected_shapes():
+    from scratchcnn import plot                     # matplotlib: imported only where drawn
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"x must be a batch of images \(N, C, H, W\), got "
+                                         r"shape \(2, 28, 28\)"):
+        sc.datasets.random_shift(np.zeros((2, 28, 28), np.float32), rng)
+    with pytest.raises(ValueError, match=r"max_shift must be an int >= 0"):
+        sc.datasets.random_shift(np.zeros((2, 1, 28, 28), np.float32), rng, max_shift=-1)
+    with pytest.raises(ValueError, match=r"each image must have shape \(H, W\), \(1, H, W\) or "
+                                         r"\(3, H, W\), got \(5,\)"):
+        plot.image_grid(np.zeros((5, 5)))
