@@ -21,6 +21,8 @@ def _check_data(x, y):
     if x.ndim < 2 or len(x) != len(y):
         raise ValueError(f"x and its labels must have the same length N, got "
                          f"x shape {tuple(x.shape)} and labels shape {tuple(y.shape)}")
+    if len(x) == 0:
+        raise ValueError(f"x must hold at least one image, got shape {tuple(x.shape)}")
     check_labels(y, len(y), np.iinfo(np.int64).max, argument="labels")
 
 

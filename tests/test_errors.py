@@ -94,6 +94,9 @@ def test_empty_batch_and_wrong_image_size():
         model.forward(np.zeros((2, 1, 20, 20), np.float32))
     with pytest.raises(ValueError, match=r"x must hold at least one image"):
         sc.predict(model, np.zeros((0, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match=r"x must hold at least one image"):
+        sc.fit(model, sc.Adam(model), np.zeros((0, 1, 28, 28), np.float32),
+               np.zeros(0, np.int64), verbose=False)
 
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5])
