@@ -13,6 +13,7 @@ from . import runtime  # noqa: F401  (passive OpenMP waiting, malloc reuse: see 
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from .cpu_winograd import winograd_input, winograd_output  # noqa: F401  (Winograd F(2x2, 3x3))
 from .reference import conv_output_size
 
 

@@ -16,6 +16,7 @@ from ..backend import array_module
 from ..kernels import kernels_for
 from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair, uniform_init
+from .winograd import winograd_conv3x3
 
 
 class _Convolution(Layer):
@@ -58,7 +59,14 @@ class Conv2D(_Convolution):
     params: W (out_channels, in_channels, kh, kw), b (out_channels,)
     forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
               OH = (H + 2*ph - kh) // sh + 1, likewise OW.
+
+    In eval mode a 3x3, stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS``
+    input channels runs as Winograd F(2x2, 3x3) on the CPU (layers/winograd.py):
+    the same function, 2.25x fewer multiplications. Set ``use_winograd = False``
+    on a layer (or the class) to always use im2col.
     """
+    use_winograd = True
+    WINOGRAD_MIN_CHANNELS = 16    # at 8 it breaks even, at 1 it is 9x slower (BENCHMARKS.md)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
@@ -74,17 +82,35 @@ class Conv2D(_Convolution):
         return (n, self.out_channels, conv_output_size(h, kh, sh, ph),
                 conv_output_size(w, kw, sw, pw))
 
+    def _winograd_applies(self, kernels):
+        return (self.use_winograd and not self.training and hasattr(kernels, "winograd_input")
+                and self.kernel_size == (3, 3) and self.stride == (1, 1)
+                and self.in_channels >= self.WINOGRAD_MIN_CHANNELS)
+
+    def _patch_matrix(self, x):
+        """im2col of x into this layer's reused buffer: (C*kh*kw, N*OH*OW)."""
+        n, _, oh, ow = self.output_shape(x.shape)
+        (kh, kw) = self.kernel_size
+        shape = (self.in_channels * kh * kw, n * oh * ow)
+        return kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,
+                                     out=self.scratch("cols", shape, x))
+
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
         n, _, oh, ow = self.output_shape(x.shape)
-        (kh, kw), xp = self.kernel_size, array_module(x)
-        pixels, patch = n * oh * ow, self.in_channels * kh * kw
-        cols = kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,   # (C*kh*kw, N*OH*OW)
-                                     out=self.scratch("cols", (patch, pixels), x))
-        w_mat = self.params["W"].reshape(self.out_channels, patch)                 # (O, C*kh*kw)
-        out = xp.matmul(w_mat, cols, out=self.scratch("out", (self.out_channels, pixels), x))
-        y = kernels_for(x).columns_to_nchw(out, self.params["b"], n, oh, ow)    # (N, O, OH, OW) + b
-        self._cache = (x.shape, cols)
+        xp, kernels = array_module(x), kernels_for(x)
+        if self._winograd_applies(kernels):
+            y = xp.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
+            winograd_conv3x3(x, self.params["W"], self.params["b"], self.padding, kernels, y,
+                             self.scratch)
+            cols = None                       # built by backward only if dL/dW is asked for
+        else:
+            cols = self._patch_matrix(x)                                       # (C*kh*kw, N*OH*OW)
+            w_mat = self.params["W"].reshape(self.out_channels, -1)            # (O, C*kh*kw)
+            out = xp.matmul(w_mat, cols,
+                            out=self.scratch("out", (self.out_channels, cols.shape[1]), x))
+            y = kernels.columns_to_nchw(out, self.params["b"], n, oh, ow)     # (N, O, OH, OW) + b
+        self._cache = (x.shape, cols, x if cols is None else None)   # x: to build cols later
         self._out_shape = y.shape
         return y
 
@@ -92,17 +118,20 @@ class Conv2D(_Convolution):
         """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads.
         ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training."""
         self.check_grad(dy, self._out_shape)
-        x_shape, cols = self._cache
+        x_shape, cols, x = self._cache
         xp, kernels = array_module(dy), kernels_for(dy)
-        o = dy.shape[1]
-        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, cols.shape[1]), dy))
+        n, o, oh, ow = dy.shape
+        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, n * oh * ow), dy))
         w_mat = self.params["W"].reshape(o, -1)
         if param_grads:
+            if cols is None:                  # forward ran Winograd: no patch matrix yet
+                cols = self._patch_matrix(x)
             self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)
             self.grads["b"] += dy.sum(axis=(0, 2, 3))
         if not input_grad:
             return None
-        dcols = xp.matmul(w_mat.T, dy_mat, out=self.scratch("dcols", cols.shape, dy))
+        dcols = xp.matmul(w_mat.T, dy_mat,
+                          out=self.scratch("dcols", (w_mat.shape[1], dy_mat.shape[1]), dy))
         kh, kw = self.kernel_size
         return kernels.col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
 

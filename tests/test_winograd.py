@@ -1,0 +1,132 @@
+"""Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval path.
+
+* The matrices B^T, G, A^T give a 3x3 correlation of one 4x4 tile exactly.
+* cpu.winograd_input / winograd_output equal their NumPy twins (float64 to 1e-12
+  relative, float32 to 1e-5; ``close`` from test_kernels) with identical bits on a
+  second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64.
+* Conv2D in eval mode (Winograd) equals Conv2D in training mode (im2col) to 1e-12
+  relative in float64, and its gradients pass the finite-difference check of
+  test_layers (relative_error < 1e-6).
+* Negative control: a transform with one wrong sign is caught.
+"""
+import numpy as np
+import pytest
+from test_kernels import close
+
+from scratchcnn import Conv2D, use_reference
+from scratchcnn.gradcheck import check_layer
+from scratchcnn.kernels import cpu, reference
+from scratchcnn.kernels.reference import WINOGRAD_AT, WINOGRAD_BT, WINOGRAD_G
+from scratchcnn.layers.winograd import filter_transform
+
+CASES = [  # (x shape, padding)
+    ((64, 32, 26, 26), (0, 0)),          # the slides' conv2 input
+    ((1, 1, 3, 3), (0, 0)),              # a single tile, one output pixel
+    ((2, 3, 7, 9), (0, 0)),              # odd output sizes: the last tiles are cut off
+    ((3, 2, 8, 5), (1, 1)),
+    ((1, 4, 4, 3), (2, 1)),              # padding wider than the image
+    ((2, 2, 6, 6), (0, 2)),              # padding on one axis only
+    ((5, 3, 1, 7), (1, 0)),              # one image row
+]
+
+
+def test_one_tile_by_hand():
+    """A^T [(G g G^T) * (B^T d B)] A is the 3x3 correlation of d's four windows."""
+    rng = np.random.default_rng(0)
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    y = WINOGRAD_AT @ ((WINOGRAD_G @ g @ WINOGRAD_G.T) * (WINOGRAD_BT @ d @ WINOGRAD_BT.T)) \
+        @ WINOGRAD_AT.T
+    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
+    assert np.abs(y - direct).max() < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
+def test_transform_kernels_match_reference(dtype, case):
+    shape, padding = case
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(dtype)
+    expected_v = reference.winograd_input(x, padding)
+    v = cpu.winograd_input(x, padding)
+    close(v, expected_v, dtype)
+    assert np.array_equal(cpu.winograd_input(x, padding), v)              # same bits again
+    out = np.empty_like(expected_v)
+    assert cpu.winograd_input(x, padding, out=out) is out
+
+    n, _, h, w = shape
+    oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+    m = rng.standard_normal((16, 3, v.shape[2])).astype(dtype)
+    bias = rng.standard_normal(3).astype(dtype)
+    expected_y = reference.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    y = cpu.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    close(y, expected_y, dtype)
+    assert np.array_equal(cpu.winograd_output(m, bias, np.empty_like(y)), y)
+
+
+def eval_and_train_outputs(layer, x):
+    layer.training = False
+    winograd = layer.forward(x)
+    layer.training = True
+    return winograd, layer.forward(x)
+
+
+@pytest.mark.parametrize("reference_kernels", [False, True], ids=["numba", "reference"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
+def test_eval_conv_equals_im2col_conv(reference_kernels, case):
+    shape, padding = case
+    rng = np.random.default_rng(3)
+    layer = Conv2D(shape[1], 5, 3, padding=padding).astype(np.float64)
+    layer.WINOGRAD_MIN_CHANNELS = 1
+    x = rng.standard_normal(shape)
+    with use_reference(reference_kernels):
+        winograd, im2col = eval_and_train_outputs(layer, x)
+    assert winograd.shape == im2col.shape
+    assert np.abs(winograd - im2col).max() <= 1e-12 * np.abs(im2col).max()
+
+
+def test_float32_eval_conv_stays_close_to_im2col():
+    rng = np.random.default_rng(4)
+    layer = Conv2D(32, 64, 3)
+    x = rng.standard_normal((4, 32, 12, 12)).astype(np.float32)
+    winograd, im2col = eval_and_train_outputs(layer, x)
+    assert winograd.dtype == np.float32
+    close(winograd, im2col, np.float32)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_eval_conv_gradients(rng, padding):
+    """Winograd forward, then dx by col2im and dW from a patch matrix built on demand."""
+    layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
+    layer.training = False
+    assert layer._winograd_applies(cpu)
+    errors = check_layer(layer, rng.standard_normal((2, 16, 5, 6)))
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_when_winograd_is_used():
+    conv = Conv2D(16, 8, 3)
+    assert not conv._winograd_applies(cpu)                 # training: im2col (dW needs cols)
+    conv.training = False
+    assert conv._winograd_applies(cpu) and conv._winograd_applies(reference)
+    conv.use_winograd = False
+    assert not conv._winograd_applies(cpu)
+    for other in (Conv2D(16, 8, 3, stride=2), Conv2D(16, 8, 5), Conv2D(8, 8, 3)):
+        other.training = False
+        assert not other._winograd_applies(cpu)
+
+
+def test_a_wrong_transform_is_caught():
+    """Negative control: flip one sign of V (as a B^T with a wrong entry would)."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6))
+    v = cpu.winograd_input(x, (0, 0))
+    wrong = v.copy()
+    wrong[5] *= -1
+    with pytest.raises(AssertionError):
+        close(wrong, reference.winograd_input(x, (0, 0)), np.float64)
+
+
+def test_filter_transform_layout():
+    g = np.random.default_rng(6).standard_normal((4, 3, 3, 3))
+    u = filter_transform(g)
+    assert u.shape == (16, 4, 3)
+    assert np.allclose(u[:, 2, 1].reshape(4, 4), WINOGRAD_G @ g[2, 1] @ WINOGRAD_G.T)
