@@ -30,10 +30,12 @@ def close(a, b, dtype):
     assert float(np.max(np.abs(a - b), initial=0)) <= TOL[dtype] * scale
 
 
-def conv_cases(seed=0, count=12):
+def conv_cases(seed=0, count=14):
     """Random geometries: odd sizes, strides, padding, non-square, batch 1 and 64."""
     rng = np.random.default_rng(seed)
-    cases = [((64, 32, 26, 26), 3, 3, (1, 1), (0, 0)), ((1, 1, 28, 28), 3, 3, (1, 1), (0, 0))]
+    cases = [((64, 32, 26, 26), 3, 3, (1, 1), (0, 0)), ((1, 1, 28, 28), 3, 3, (1, 1), (0, 0)),
+             ((2, 2, 1, 1), 5, 5, (1, 1), (2, 2)),      # kernel column 0 sees only padding
+             ((1, 1, 3, 1), 3, 7, (1, 3), (1, 4))]      # ... and with a stride
     while len(cases) < count:
         kh, kw = rng.integers(1, 6, 2)
         sh, sw = rng.integers(1, 4, 2)

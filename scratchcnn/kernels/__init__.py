@@ -6,7 +6,9 @@
 
 All three modules expose the same functions with the same signatures:
 ``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches, relu_forward,
-columns_to_nchw, nchw_to_columns``.
+columns_to_nchw, nchw_to_columns``. The CPU modules (reference and Numba) also
+expose ``winograd_input, winograd_output`` (Winograd F(2x2, 3x3), used by Conv2D in
+eval mode); the GPU module does not, and there Conv2D always uses im2col.
 """
 import contextlib
 import contextvars

@@ -25,8 +25,9 @@ from .reference import conv_output_size
 
 @njit(cache=True)
 def _valid_columns(j, sw, pw, w, ow):
-    """Output columns xo whose input column xo*sw + j - pw lies inside [0, w)."""
-    low = max(0, (pw - j + sw - 1) // sw)
+    """Output columns [low, high) whose input column xo*sw + j - pw lies inside [0, w);
+    0 <= low <= high <= ow (with wide padding every column can fall in it: low = ow)."""
+    low = min(ow, max(0, (pw - j + sw - 1) // sw))
     high = min(ow, (w - 1 + pw - j) // sw + 1)
     return low, max(low, high)
 
