@@ -61,6 +61,9 @@ def test_transform_kernels_match_reference(dtype, case):
     y = cpu.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
     close(y, expected_y, dtype)
     assert np.array_equal(cpu.winograd_output(m, bias, np.empty_like(y)), y)
+    if n > 1:
+        with pytest.raises(ValueError, match="C-contiguous"):
+            cpu.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
 
 
 def eval_and_train_outputs(layer, x):

@@ -152,6 +152,8 @@ def _winograd_output(m, bias, y, blocks):
 
 def winograd_output(m, bias, out):
     """See ``reference.winograd_output``. m: (16, O, N*TH*TW) -> out: (N, O, OH, OW)."""
+    if not out.flags.c_contiguous:
+        raise ValueError("winograd_output: out must be C-contiguous (it is written as flat planes)")
     n, o = out.shape[:2]
     blocks = min(n * o, 8 * numba.get_num_threads())
     return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out, blocks)
