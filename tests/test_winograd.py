@@ -52,6 +52,8 @@ def test_transform_kernels_match_reference(dtype, case):
     assert np.array_equal(cpu.winograd_input(x, padding), v)              # same bits again
     out = np.empty_like(expected_v)
     assert cpu.winograd_input(x, padding, out=out) is out
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cpu.winograd_input(x, padding, out=np.empty(out.shape[::-1], dtype).T)
 
     n, _, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2

@@ -91,12 +91,20 @@ def _winograd_input(x, v, ph, pw, th, tw, blocks):
     return v
 
 
+def _check_contiguous(out, function):
+    # The kernels write ``out`` through a flat view; on a strided array that view
+    # would be a copy and the result would be silently lost.
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{function}: out must be C-contiguous (it is written as flat planes)")
+
+
 def winograd_input(x, padding, out=None):
     """See ``reference.winograd_input``. x: (N, C, H, W) -> V: (16, C, N*TH*TW)."""
     n, c, h, w = x.shape
     th, tw = winograd_tiles(h, w, padding)
     if out is None:
         out = np.empty((16, c, n * th * tw), dtype=x.dtype)
+    _check_contiguous(out, "winograd_input")
     blocks = min(n * c, 8 * numba.get_num_threads())
     return _winograd_input(np.ascontiguousarray(x), out, padding[0], padding[1], th, tw,
                            blocks)
@@ -152,8 +160,7 @@ def _winograd_output(m, bias, y, blocks):
 
 def winograd_output(m, bias, out):
     """See ``reference.winograd_output``. m: (16, O, N*TH*TW) -> out: (N, O, OH, OW)."""
-    if not out.flags.c_contiguous:
-        raise ValueError("winograd_output: out must be C-contiguous (it is written as flat planes)")
+    _check_contiguous(out, "winograd_output")
     n, o = out.shape[:2]
     blocks = min(n * o, 8 * numba.get_num_threads())
     return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out, blocks)
