@@ -66,28 +66,34 @@ def check_gradient(f, x, analytic, h=1e-6, entries=24, directions=3, seed=0):
     return worst
 
 
-def check_layer(layer, x, seed=0, h=1e-6, before_forward=None, rule=None):
-    """Check a layer's input gradient and every parameter gradient.
+def check_layer(layer, x, seed=0, h=1e-6, before_forward=None, rule="gradient"):
+    """Check a layer's input gradient(s) and every parameter gradient.
 
-    Uses the scalar L = sum(forward(x) * R) with a fixed random R, so dL/dy = R.
+    x: the input array, or a tuple of arrays for a layer with several inputs (Add).
+    Uses the scalar L = sum(forward(*xs) * R) with a fixed random R, so dL/dy = R.
     ``before_forward`` (optional) runs before each forward, e.g. to reseed a
-    dropout mask. Returns {"x": err, "<param>": err, ...}.
+    dropout mask; ``rule``: the relu_rule passed to backward.
+    Returns {"x": err, "<param>": err, ...} ("x0", "x1", ... for several inputs).
     """
+    xs = x if isinstance(x, tuple) else (x,)
     rng = np.random.default_rng(seed + 1)
     prepare = before_forward or (lambda: None)
     prepare()
-    y = layer.forward(x)
+    y = layer.forward(*xs)
     weights = rng.standard_normal(y.shape)
 
     def loss(_):
         prepare()
-        return float(np.sum(layer.forward(x) * weights))
+        return float(np.sum(layer.forward(*xs) * weights))
 
     prepare()
-    layer.forward(x)
+    layer.forward(*xs)
     layer.zero_grad()
-    dx = layer.backward(weights) if rule is None else layer.backward(weights, rule=rule)
-    errors = {"x": check_gradient(loss, x, dx, h=h, seed=seed)}
+    dxs = layer.backward(weights, relu_rule=rule)
+    dxs = dxs if isinstance(dxs, tuple) else (dxs,)
+    names = ["x"] if len(xs) == 1 else [f"x{i}" for i in range(len(xs))]
+    errors = {name: check_gradient(loss, xi, dx, h=h, seed=seed)
+              for name, xi, dx in zip(names, xs, dxs, strict=True)}
     analytic = {k: g.copy() for k, g in layer.grads.items()}
     for key, param in layer.params.items():
         errors[key] = check_gradient(loss, param, analytic[key], h=h, seed=seed)

@@ -1,7 +1,8 @@
 """The architectures the lessons and benchmarks use, by name."""
+from .blocks import residual_block
 from .init import he_normal
-from .layers import Conv2D, Flatten, GlobalAvgPool2D, Linear, MaxPool2D, ReLU
-from .model import Sequential
+from .layers import BatchNorm2D, Conv2D, Flatten, GlobalAvgPool2D, Linear, MaxPool2D, ReLU
+from .model import Network, Sequential
 
 
 def slides_mnist_model(in_channels=1, num_classes=10, image_size=28, seed=0):
@@ -29,3 +30,35 @@ def gap_model(in_channels=1, num_classes=10, widths=(32, 64, 128), seed=0):
         channels = width
     layers += [GlobalAvgPool2D(), Linear(channels, num_classes)]
     return he_normal(Sequential(layers, seed=seed), seed)
+
+
+def resnet_gap(in_channels=1, num_classes=10, widths=(16, 32, 64, 128), seed=0):
+    """A small ResNet with global average pooling, shaped like ResNet-50's four stages
+    (He et al. 2016) at MNIST scale: a 3x3 stem, then one residual block per stage
+    (blocks.residual_block; stride 2 from the second stage on), GAP and one Linear
+    layer, so CAM applies (Zhou et al. 2016). He-initialized.
+
+    Nodes: stem.conv, stem.bn, stem.relu, block1.* ... block4.*, gap, fc. The first
+    convolution of each block, ``block{k}.conv1``, is damage site D{k} of Vasu &
+    Savakis (see ``damage_sites``). x: (N, in_channels, H, W) -> logits (N, num_classes);
+    a 28x28 input gives 28, 14, 7 and 4 pixel feature maps in the four stages.
+    """
+    nodes = [("stem.conv", Conv2D(in_channels, widths[0], 3, padding=1)),
+             ("stem.bn", BatchNorm2D(widths[0])), ("stem.relu", ReLU())]
+    channels = widths[0]
+    for stage, width in enumerate(widths, start=1):
+        nodes += residual_block(channels, width, stride=1 if stage == 1 else 2,
+                                name=f"block{stage}")
+        channels = width
+    nodes += [("gap", GlobalAvgPool2D()), ("fc", Linear(channels, num_classes))]
+    return he_normal(Network(nodes, seed=seed), seed)
+
+
+def damage_sites(model):
+    """{"D1": "block1.conv1", "D2": "block2.conv1", ...}: the first convolution of each
+    residual block of ``model`` (Vasu & Savakis: the sites D1-D4 of their ResNet-50)."""
+    sites, stage = {}, 1
+    while f"block{stage}.conv1" in model.names:
+        sites[f"D{stage}"] = f"block{stage}.conv1"
+        stage += 1
+    return sites

@@ -47,8 +47,8 @@ def test_check_layer_fails_on_a_broken_backward(rng):
     """Negative control at layer level: a linear layer with a halved weight
     gradient, and a conv whose input gradient comes back flipped."""
     class BrokenLinear(Linear):
-        def backward(self, dy, param_grads=True):
-            dx = super().backward(dy, param_grads)
+        def backward(self, dy, **options):
+            dx = super().backward(dy, **options)
             self.grads["W"] *= 0.5                # wrong weight gradient
             return dx
 
@@ -57,8 +57,8 @@ def test_check_layer_fails_on_a_broken_backward(rng):
     assert errors["x"] < TOL and errors["W"] > 1e-3
 
     class BrokenConv(Conv2D):
-        def backward(self, dy, param_grads=True):
-            return super().backward(dy, param_grads)[:, :, ::-1].copy()   # flipped dx
+        def backward(self, dy, **options):
+            return super().backward(dy, **options)[:, :, ::-1].copy()   # flipped dx
 
     conv = BrokenConv(2, 3, 3, padding=1).astype(np.float64)
     assert check_layer(conv, rng.standard_normal((2, 2, 5, 5)))["x"] > 1e-3

@@ -138,11 +138,11 @@ def test_relu_three_rules_side_by_side():
     relu = ReLU()
     relu.forward(np.array([[2.0, -1.0, 3.0, -4.0]]))
     g = np.array([[1.0, 1.0, -1.0, -1.0]])
-    np.testing.assert_array_equal(relu.backward(g, "gradient"), [[1, 0, -1, 0]])   # 1(F>0) G
-    np.testing.assert_array_equal(relu.backward(g, "deconvnet"), [[1, 1, 0, 0]])   # 1(G>0) G
-    np.testing.assert_array_equal(relu.backward(g, "guided"), [[1, 0, 0, 0]])      # both
+    np.testing.assert_array_equal(relu.backward(g, relu_rule="gradient"), [[1, 0, -1, 0]])   # 1(F>0) G
+    np.testing.assert_array_equal(relu.backward(g, relu_rule="deconvnet"), [[1, 1, 0, 0]])   # 1(G>0) G
+    np.testing.assert_array_equal(relu.backward(g, relu_rule="guided"), [[1, 0, 0, 0]])      # both
     with pytest.raises(ValueError, match="relu_rule must be one of"):
-        relu.backward(g, "gradcam")
+        relu.backward(g, relu_rule="gradcam")
 
 
 def test_leaky_relu_gradient(rng):
@@ -150,7 +150,7 @@ def test_leaky_relu_gradient(rng):
     layer = LeakyReLU(0.1)
     layer.forward(np.ones((1, 2)))
     with pytest.raises(ValueError, match="only has the 'gradient'"):
-        layer.backward(np.ones((1, 2)), rule="guided")
+        layer.backward(np.ones((1, 2)), relu_rule="guided")
 
 
 @pytest.mark.parametrize("batch", [1, 5])

@@ -1,12 +1,13 @@
 """Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval path.
 
 * The matrices B^T, G, A^T give a 3x3 correlation of one 4x4 tile exactly.
-* cpu.winograd_input / winograd_output equal their NumPy twins (float64 to 1e-12
+* cpu_winograd.winograd_input / winograd_output equal their NumPy twins (winograd.py) (float64 to 1e-12
   relative, float32 to 1e-5; ``close`` from test_kernels) with identical bits on a
   second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64.
 * Conv2D in eval mode (Winograd) equals Conv2D in training mode (im2col) to 1e-12
   relative in float64, and its gradients pass the finite-difference check of
-  test_layers (relative_error < 1e-6).
+  test_layers (relative_error < 1e-6). The reference path (use_reference) never
+  runs Winograd: it is the plain im2col algorithm.
 * Negative control: a transform with one wrong sign is caught.
 """
 import numpy as np
@@ -15,9 +16,8 @@ from test_kernels import close
 
 from scratchcnn import Conv2D, use_reference
 from scratchcnn.gradcheck import check_layer
-from scratchcnn.kernels import cpu, reference
-from scratchcnn.kernels.reference import WINOGRAD_AT, WINOGRAD_BT, WINOGRAD_G
-from scratchcnn.layers.winograd import filter_transform
+from scratchcnn.kernels import cpu_winograd, fast_conv2d_applies, winograd
+from scratchcnn.kernels.winograd import WINOGRAD_AT, WINOGRAD_BT, WINOGRAD_G, filter_transform
 
 CASES = [  # (x shape, padding)
     ((64, 32, 26, 26), (0, 0)),          # the slides' conv2 input
@@ -46,56 +46,74 @@ def test_transform_kernels_match_reference(dtype, case):
     shape, padding = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
-    expected_v = reference.winograd_input(x, padding)
-    v = cpu.winograd_input(x, padding)
+    expected_v = winograd.winograd_input(x, padding)
+    v = cpu_winograd.winograd_input(x, padding)
     close(v, expected_v, dtype)
-    assert np.array_equal(cpu.winograd_input(x, padding), v)              # same bits again
+    assert np.array_equal(cpu_winograd.winograd_input(x, padding), v)     # same bits again
     out = np.empty_like(expected_v)
-    assert cpu.winograd_input(x, padding, out=out) is out
+    assert cpu_winograd.winograd_input(x, padding, out=out) is out
     with pytest.raises(ValueError, match="C-contiguous"):
-        cpu.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
+        cpu_winograd.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
 
     n, _, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     m = rng.standard_normal((16, 3, v.shape[2])).astype(dtype)
     bias = rng.standard_normal(3).astype(dtype)
-    expected_y = reference.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
-    y = cpu.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
     close(y, expected_y, dtype)
-    assert np.array_equal(cpu.winograd_output(m, bias, np.empty_like(y)), y)
+    assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y)), y)
     if n > 1:
         with pytest.raises(ValueError, match="C-contiguous"):
-            cpu.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
+            cpu_winograd.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
 
 
 def eval_and_train_outputs(layer, x):
+    """(eval-mode output, training-mode output); the first must have run Winograd
+    (no patch matrix built), the second im2col."""
     layer.training = False
-    winograd = layer.forward(x)
+    fast = layer.forward(x)
+    assert layer.cols is None, "the eval forward did not take the Winograd path"
     layer.training = True
-    return winograd, layer.forward(x)
+    im2col = layer.forward(x)
+    assert layer.cols is not None
+    return fast, im2col
 
 
-@pytest.mark.parametrize("reference_kernels", [False, True], ids=["numba", "reference"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_eval_conv_equals_im2col_conv(reference_kernels, case):
+def test_eval_conv_equals_im2col_conv(monkeypatch, case):
     shape, padding = case
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
     rng = np.random.default_rng(3)
     layer = Conv2D(shape[1], 5, 3, padding=padding).astype(np.float64)
-    layer.WINOGRAD_MIN_CHANNELS = 1
     x = rng.standard_normal(shape)
-    with use_reference(reference_kernels):
-        winograd, im2col = eval_and_train_outputs(layer, x)
-    assert winograd.shape == im2col.shape
-    assert np.abs(winograd - im2col).max() <= 1e-12 * np.abs(im2col).max()
+    fast, im2col = eval_and_train_outputs(layer, x)
+    assert fast.shape == im2col.shape
+    assert np.abs(fast - im2col).max() <= 1e-12 * np.abs(im2col).max()
+
+
+def test_the_reference_path_never_runs_winograd():
+    """use_reference() is the plain algorithm: an eval forward builds the patch matrix,
+    and gives the training-mode (im2col) output to the bit."""
+    layer = Conv2D(16, 4, 3, padding=1).astype(np.float64)
+    x = np.random.default_rng(7).standard_normal((2, 16, 6, 6))
+    with use_reference():
+        assert not fast_conv2d_applies(x, layer.params["W"], layer.stride)
+        layer.training = False
+        evaluated = layer.forward(x)
+        assert layer.cols is not None
+        layer.training = True
+        np.testing.assert_array_equal(evaluated, layer.forward(x))
+    assert fast_conv2d_applies(x, layer.params["W"], layer.stride)
 
 
 def test_float32_eval_conv_stays_close_to_im2col():
     rng = np.random.default_rng(4)
     layer = Conv2D(32, 64, 3)
     x = rng.standard_normal((4, 32, 12, 12)).astype(np.float32)
-    winograd, im2col = eval_and_train_outputs(layer, x)
-    assert winograd.dtype == np.float32
-    close(winograd, im2col, np.float32)
+    fast, im2col = eval_and_train_outputs(layer, x)
+    assert fast.dtype == np.float32
+    close(fast, im2col, np.float32)
 
 
 @pytest.mark.parametrize("padding", [0, 1])
@@ -103,31 +121,38 @@ def test_eval_conv_gradients(rng, padding):
     """Winograd forward, then dx by col2im and dW from a patch matrix built on demand."""
     layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
     layer.training = False
-    assert layer._winograd_applies(cpu)
-    errors = check_layer(layer, rng.standard_normal((2, 16, 5, 6)))
+    x = rng.standard_normal((2, 16, 5, 6))
+    layer.forward(x)
+    assert layer.cols is None                              # Winograd ran
+    errors = check_layer(layer, x)
     assert max(errors.values()) < 1e-6, errors
 
 
+def ran_winograd(conv, training=False):
+    conv.training = training
+    conv.forward(np.zeros((1, conv.in_channels, 8, 8), np.float32))
+    return conv.cols is None
+
+
 def test_when_winograd_is_used():
+    assert ran_winograd(Conv2D(16, 8, 3))
+    assert ran_winograd(Conv2D(16, 8, 3, padding=1))
+    assert not ran_winograd(Conv2D(16, 8, 3), training=True)     # training: dW needs cols
     conv = Conv2D(16, 8, 3)
-    assert not conv._winograd_applies(cpu)                 # training: im2col (dW needs cols)
-    conv.training = False
-    assert conv._winograd_applies(cpu) and conv._winograd_applies(reference)
     conv.use_winograd = False
-    assert not conv._winograd_applies(cpu)
+    assert not ran_winograd(conv)
     for other in (Conv2D(16, 8, 3, stride=2), Conv2D(16, 8, 5), Conv2D(8, 8, 3)):
-        other.training = False
-        assert not other._winograd_applies(cpu)
+        assert not ran_winograd(other)
 
 
 def test_a_wrong_transform_is_caught():
     """Negative control: flip one sign of V (as a B^T with a wrong entry would)."""
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6))
-    v = cpu.winograd_input(x, (0, 0))
+    v = cpu_winograd.winograd_input(x, (0, 0))
     wrong = v.copy()
     wrong[5] *= -1
     with pytest.raises(AssertionError):
-        close(wrong, reference.winograd_input(x, (0, 0)), np.float64)
+        close(wrong, winograd.winograd_input(x, (0, 0)), np.float64)
 
 
 def test_filter_transform_layout():

@@ -1,32 +1,45 @@
 """Class activation maps: CAM (Zhou et al. 2016), Grad-CAM (Selvaraju et al. 2017) and
 Guided Grad-CAM. ``upsample`` (resize.py) puts a coarse map on the image."""
 from ..backend import array_module
-from ..layers import GlobalAvgPool2D, Linear
+from ..layers import Flatten, GlobalAvgPool2D, Linear
+from ..model import INPUT
 from ..resize import upsample
 from .base import check_layer_name, eval_mode, forward_scores
 from .gradients import guided_backprop
 
 
+def cam_layers(model):
+    """Walk back from the output through the graph: Linear <- [Flatten] <- GlobalAvgPool2D
+    <- feature maps. Returns (name of the feature-map node, name of the Linear node);
+    a clear error if the model does not end that way."""
+    path = [model.names[-1]]
+    while len(path) < 4 and path[-1] != INPUT and len(model.inputs_of(path[-1])) == 1:
+        path.append(model.inputs_of(path[-1])[0])      # the node this one reads
+    kinds = [type(model[name]) if name != INPUT else None for name in path]
+    if kinds[1:2] == [Flatten]:                       # the PyTorch habit: GAP -> Flatten -> Linear
+        del path[1], kinds[1]
+    if len(path) < 3 or kinds[0] is not Linear or kinds[1] is not GlobalAvgPool2D:
+        ending = " -> ".join(reversed([k.__name__ if k else INPUT for k in kinds]))
+        raise ValueError("cam needs a model ending in feature maps -> GlobalAvgPool2D -> "
+                         f"[Flatten ->] Linear (a CAM architecture); this model ends in "
+                         f"{ending}. grad_cam works on any architecture")
+    return path[2], path[0]
+
+
 def cam(model, x, target):
-    """CAM for models that end in feature maps -> GlobalAvgPool2D -> Linear.
+    """CAM for models that end in feature maps -> GlobalAvgPool2D -> [Flatten ->] Linear.
 
     F_c(x, y) = sum_k w_ck f_k(x, y)   (Vasu & Savakis eq. 1; Zhou et al. 2016)
     with f_k the feature maps entering the global average pool and w_ck the
     Linear weights of class c. x: (N, C, H, W) -> (N, h, w), signed, at the
     feature maps' resolution (``upsample`` puts it on the image).
     """
-    layers = model.layers
-    if len(layers) < 3 or not isinstance(layers[-1], Linear) or \
-            not isinstance(layers[-2], GlobalAvgPool2D):
-        ending = " -> ".join(type(layer).__name__ for layer in layers[-3:])
-        raise ValueError("cam needs a model ending in feature maps -> GlobalAvgPool2D -> Linear "
-                         f"(a CAM architecture); this model ends in {ending}. grad_cam works "
-                         "on any architecture")
+    features_name, linear_name = cam_layers(model)
     with eval_mode(model):
         _, targets, _ = forward_scores(model, x, target)
-        features = model.outputs[layers[-3].name]                       # (N, K, h, w)
+        features = model.outputs[features_name] if features_name != INPUT else x  # (N, K, h, w)
     xp = array_module(features)
-    class_weights = layers[-1].params["W"][xp.asarray(targets)]          # (N, K): w_ck
+    class_weights = model[linear_name].params["W"][xp.asarray(targets)]   # (N, K): w_ck
     return xp.einsum("nk,nkhw->nhw", class_weights, features)
 
 

@@ -28,6 +28,14 @@ class DeconvNet:
     """
 
     def __init__(self, model):
+        if not model.is_chain():
+            joins = [node.name for node, before in zip(model.nodes, ["input"] + model.names)
+                     if node.inputs != (before,)]
+            raise ValueError("the explicit DeconvNet mirrors a chain of layers (Zeiler & Fergus "
+                             "2014), but in this network nodes "
+                             f"{joins} do not read just the node before them (an Add, a skip "
+                             "connection); use explain.deconvnet, the 'deconvnet' ReLU rule, "
+                             "which works on any graph")
         self.model = model
         self.mirrors = {}
         for layer in model.layers:
@@ -60,7 +68,7 @@ class DeconvNet:
                              "(Conv2D, ReLU, MaxPool2D, BatchNorm2D) whose layers below are "
                              "all feature-map layers")
         if isinstance(layer, Conv2D):
-            in_shape = layer._cache[0]                           # the input of the forward pass
+            in_shape = layer.input_shape                         # the input of the forward pass
             mirror.output_padding = (0, 0)                       # size without it, this time
             full = mirror.output_shape(signal.shape)
             mirror.output_padding = (in_shape[2] - full[2], in_shape[3] - full[3])

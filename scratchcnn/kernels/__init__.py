@@ -5,16 +5,20 @@
 * NumPy array inside ``with use_reference():`` -> ``kernels.reference`` (plain NumPy)
 
 All three modules expose the same functions with the same signatures:
-``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches, relu_forward,
-columns_to_nchw, nchw_to_columns``. The CPU modules (reference and Numba) also
-expose ``winograd_input, winograd_output`` (Winograd F(2x2, 3x3), used by Conv2D in
-eval mode); the GPU module does not, and there Conv2D always uses im2col.
+``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches, avgpool_forward,
+avgpool_backward, relu_forward, columns_to_nchw, nchw_to_columns``.
+
+Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
+F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) for Conv2D's eval-mode
+forward on the Numba path. The reference path is always the plain algorithm.
 """
 import contextlib
 import contextvars
 
+import numpy as np
+
 from ..backend import is_gpu_array
-from . import reference
+from . import reference, winograd
 
 _reference_only = contextvars.ContextVar("scratchcnn_reference_kernels", default=False)
 
@@ -42,3 +46,27 @@ def kernels_for(x):
         return reference
     from . import cpu
     return cpu
+
+
+def fast_conv2d_applies(x, weights, stride):
+    """Whether ``fast_conv2d`` would run a faster algorithm than im2col for this input."""
+    return (not is_gpu_array(x) and not _reference_only.get()
+            and winograd.applies(weights.shape, stride))
+
+
+def fast_conv2d(x, weights, bias, stride, padding, scratch):
+    """y = conv(x, weights) + bias by a faster algorithm than im2col, or None if none applies.
+
+    x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
+    scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
+    Today: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
+    ``winograd.MIN_CHANNELS`` input channels, on the Numba path. Only for a forward
+    pass whose dL/dW is not needed (Conv2D calls it in eval mode).
+    """
+    if not fast_conv2d_applies(x, weights, stride):
+        return None
+    from . import cpu_winograd
+    n, _, h, w = x.shape
+    out = np.empty((n, weights.shape[0], h + 2 * padding[0] - 2, w + 2 * padding[1] - 2),
+                   dtype=x.dtype)
+    return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)

@@ -13,14 +13,12 @@ Rules (DESIGN.md, "Kernels and backends"):
   element signed, 0.14 unsigned; col2im of the slides' conv2 at batch 64 went
   from 7.7 to 3.5 ms (BENCHMARKS.md). Every such offset is >= 0 by construction.
 """
-from . import runtime  # noqa: F401  (passive OpenMP waiting, malloc reuse: see runtime.py)
+import numpy as np
+from numba import njit, prange
+from numba import uint64 as u
 
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-from numba import uint64 as u  # noqa: E402
-
-from .cpu_winograd import winograd_input, winograd_output  # noqa: F401  (Winograd F(2x2, 3x3))
-from .reference import conv_output_size
+# Average pooling is a few whole-array slices (no per-pixel loop): the reference is fast.
+from .reference import avgpool_backward, avgpool_forward, conv_output_size  # noqa: F401
 
 
 @njit(cache=True)

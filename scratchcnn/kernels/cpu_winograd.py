@@ -1,4 +1,4 @@
-"""Numba twins of ``reference.winograd_input`` / ``winograd_output`` (F(2x2, 3x3)).
+"""Numba twins of ``winograd.winograd_input`` / ``winograd_output`` (F(2x2, 3x3)).
 
 Same rules as ``cpu.py``: each thread owns whole (image, channel) planes of the
 output, so there is no race and the bits are the same every run.
@@ -16,14 +16,12 @@ Two things make these fast, and both are visible in the code:
   the loop: 1.41 vs 0.14 ns per element for ``c[k] = a[k] + a[n + k]`` on this
   machine (BENCHMARKS.md). Every offset below is non-negative by construction.
 """
-from . import runtime  # noqa: F401  (see runtime.py; before Numba loads)
+import numba
+import numpy as np
+from numba import njit, prange
+from numba import uint64 as u
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-from numba import uint64 as u  # noqa: E402
-
-from .reference import winograd_tiles  # noqa: E402
+from .winograd import winograd_tiles
 
 
 @njit(cache=True, parallel=True)
@@ -99,7 +97,7 @@ def _check_contiguous(out, function):
 
 
 def winograd_input(x, padding, out=None):
-    """See ``reference.winograd_input``. x: (N, C, H, W) -> V: (16, C, N*TH*TW)."""
+    """See ``winograd.winograd_input``. x: (N, C, H, W) -> V: (16, C, N*TH*TW)."""
     n, c, h, w = x.shape
     th, tw = winograd_tiles(h, w, padding)
     if out is None:
@@ -159,7 +157,7 @@ def _winograd_output(m, bias, y, blocks):
 
 
 def winograd_output(m, bias, out):
-    """See ``reference.winograd_output``. m: (16, O, N*TH*TW) -> out: (N, O, OH, OW)."""
+    """See ``winograd.winograd_output``. m: (16, O, N*TH*TW) -> out: (N, O, OH, OW)."""
     _check_contiguous(out, "winograd_output")
     n, o = out.shape[:2]
     blocks = min(n * o, 8 * numba.get_num_threads())

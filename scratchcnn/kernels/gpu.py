@@ -7,79 +7,23 @@ whose switch points at it. No atomics, so every run gives the same bits, and the
 summation order matches the CPU kernels.
 
 NOTE: this module needs CuPy and a CUDA GPU; tests/test_kernels.py runs the same
-agreement checks on it when one is present and skips them otherwise.
+agreement checks on it when one is present and skips them otherwise. The kernels'
+CUDA sources are in ``gpu_sources.py``; tests/test_gpu_compile.py compiles them with
+NVRTC for sm_80 and sm_90 on any machine (no GPU needed).
 """
 import cupy as cp
 
+from . import gpu_sources
 # These four are plain array operations, the same on CuPy as on NumPy:
-from .reference import (columns_to_nchw, conv_output_size, gather_at_switches,  # noqa: F401
-                        nchw_to_columns, relu_forward)
+from .reference import (avgpool_backward, avgpool_forward, columns_to_nchw,  # noqa: F401
+                        conv_output_size, gather_at_switches, nchw_to_columns, relu_forward)
 
-_im2col = cp.ElementwiseKernel(
-    "raw T x, int64 c, int64 h, int64 w, int64 kh, int64 kw, int64 sh, int64 sw, "
-    "int64 ph, int64 pw, int64 oh, int64 ow, int64 pixels",
-    "T cols",
-    """
-    long long row = i / pixels, col = i % pixels;        // cols[(ch, ki, kj), (b, y, xo)]
-    long long ch = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw;
-    long long b = col / (oh * ow), y = (col / ow) % oh, xo = col % ow;
-    long long yy = y * sh + ki - ph, xx = xo * sw + kj - pw;
-    bool inside = 0 <= yy && yy < h && 0 <= xx && xx < w;
-    cols = inside ? x[((b * c + ch) * h + yy) * w + xx] : (T)0;
-    """,
-    "scratchcnn_im2col")
-
-_col2im = cp.ElementwiseKernel(
-    "raw T cols, int64 c, int64 h, int64 w, int64 kh, int64 kw, int64 sh, int64 sw, "
-    "int64 ph, int64 pw, int64 oh, int64 ow, int64 pixels",
-    "T dx",
-    """
-    long long b = i / (c * h * w), ch = (i / (h * w)) % c;
-    long long yy = (i / w) % h + ph, xx = i % w + pw;    // position in the padded image
-    T total = 0;
-    for (long long ki = 0; ki < kh; ++ki) {
-        long long ynum = yy - ki;
-        if (ynum < 0 || ynum % sh != 0 || ynum / sh >= oh) continue;
-        for (long long kj = 0; kj < kw; ++kj) {
-            long long xnum = xx - kj;
-            if (xnum < 0 || xnum % sw != 0 || xnum / sw >= ow) continue;
-            long long column = (b * oh + ynum / sh) * ow + xnum / sw;
-            total += cols[((ch * kh + ki) * kw + kj) * pixels + column];
-        }
-    }
-    dx = total;
-    """,
-    "scratchcnn_col2im")
-
-_maxpool = cp.ElementwiseKernel(
-    "raw T x, int64 h, int64 w, int64 kh, int64 kw, int64 sh, int64 sw, int64 oh, int64 ow",
-    "T out, int64 switches",
-    """
-    long long plane = i / (oh * ow);
-    long long y0 = ((i / ow) % oh) * sh, x0 = (i % ow) * sw;
-    long long where = y0 * w + x0;
-    T best = x[plane * h * w + where];
-    for (long long a = 0; a < kh; ++a) {
-        for (long long b = 0; b < kw; ++b) {
-            long long here = (y0 + a) * w + x0 + b;
-            T v = x[plane * h * w + here];
-            if (v > best) { best = v; where = here; }   // strictly greater: first max wins ties
-        }
-    }
-    out = best;
-    switches = where;
-    """,
-    "scratchcnn_maxpool")
-
-_segment_sum = cp.ElementwiseKernel(
-    "int64 start, int64 stop, int64 target, raw T sorted_values",
-    "raw T out",
-    """
-    T total = 0;
-    for (long long k = start; k < stop; ++k) total += sorted_values[k];
-    out[target] = total;
-    """,
-    "scratchcnn_segment_sum")
+# The CUDA sources live in gpu_sources.py (no CuPy there), so that a machine without
+# a GPU can compile-check them: tests/test_gpu_compile.py.
+_im2col = cp.ElementwiseKernel(*gpu_sources.IM2COL)
+_col2im = cp.ElementwiseKernel(*gpu_sources.COL2IM)
+_maxpool = cp.ElementwiseKernel(*gpu_sources.MAXPOOL)
+_segment_sum = cp.ElementwiseKernel(*gpu_sources.SEGMENT_SUM)
 
 
 def im2col(x, kh, kw, stride, padding, out=None):

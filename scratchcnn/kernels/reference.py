@@ -122,6 +122,38 @@ def gather_at_switches(x, switches):
                               axis=2).reshape(switches.shape)
 
 
+def avgpool_forward(x, kh, kw, stride):
+    """Mean over every (KH, KW) window: one strided slice per kernel offset.
+
+    x: (N, C, H, W); stride: (sh, sw) -> (N, C, OH, OW). Plain array slices, the
+    same on NumPy and CuPy (cpu.py and gpu.py reuse this function).
+    """
+    sh, sw = stride
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
+    total = array_module(x).zeros((n, c, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            total += x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+    return total / x.dtype.type(kh * kw)
+
+
+def avgpool_backward(dy, x_shape, kh, kw, stride):
+    """The adjoint of ``avgpool_forward``: each window spreads dy / (KH*KW) over its pixels.
+
+    dy: (N, C, OH, OW); x_shape: (N, C, H, W) -> dx (N, C, H, W). Within one kernel
+    offset the slice touches distinct pixels, so ``+=`` adds overlapping windows exactly.
+    """
+    sh, sw = stride
+    oh, ow = dy.shape[2:]
+    share = dy / dy.dtype.type(kh * kw)
+    dx = array_module(dy).zeros(x_shape, dtype=dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += share
+    return dx
+
+
 def relu_forward(x):
     """y = max(x, 0) and the mask of active units. x: any shape -> (y, active bool)."""
     active = x > 0
@@ -146,74 +178,4 @@ def nchw_to_columns(dy, out=None):
     if out is None:
         out = array_module(dy).empty((channels, dy.size // channels), dtype=dy.dtype)
     out.reshape(channels, n, -1)[...] = dy.reshape(n, channels, -1).transpose(1, 0, 2)
-    return out
-
-
-# Winograd F(2x2, 3x3) (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
-# Networks", arXiv:1509.09308, sec. 4): a 3x3 stride-1 convolution computed tile by
-# tile. Each 2x2 output tile Y comes from a 4x4 input tile d (the tiles overlap by 2):
-#     Y = A^T [ (G g G^T) * (B^T d B) ] A          (* is elementwise; g is a 3x3 filter)
-# 16 products per tile instead of 36. Summed over channels, the elementwise product
-# becomes 16 matrix products, one per tile entry (xi, nu):
-#     M[xi, nu] = U[xi, nu] @ V[xi, nu],  U = G g G^T: (O, C),  V = B^T d B: (C, tiles).
-WINOGRAD_BT = np.array([[1, 0, -1, 0],
-                        [0, 1, 1, 0],
-                        [0, -1, 1, 0],
-                        [0, 1, 0, -1]], dtype=np.float64)      # (4, 4) input transform
-WINOGRAD_G = np.array([[1, 0, 0],
-                       [0.5, 0.5, 0.5],
-                       [0.5, -0.5, 0.5],
-                       [0, 0, 1]], dtype=np.float64)           # (4, 3) filter transform
-WINOGRAD_AT = np.array([[1, 1, 1, 0],
-                        [0, 1, -1, -1]], dtype=np.float64)     # (2, 4) output transform
-
-
-def winograd_tiles(h, w, padding):
-    """Tile grid (TH, TW) of F(2x2, 3x3) for an (h, w) input: one tile per 2x2 block of
-    the (OH, OW) = (h + 2*ph - 2, w + 2*pw - 2) output, the last one cut off if odd."""
-    ph, pw = padding
-    return (h + 2 * ph - 1) // 2, (w + 2 * pw - 1) // 2
-
-
-def winograd_input(x, padding, out=None):
-    """Input transform V = B^T d B of every 4x4 input tile d.
-
-    x: (N, C, H, W); padding: (ph, pw)
-    returns V: (16, C, N*TH*TW), V[4*xi + nu, c, (n, ty, tx)] = (B^T d B)[xi, nu] for
-    the tile d = x_padded[n, c, 2*ty:2*ty + 4, 2*tx:2*tx + 4] ((TH, TW) from
-    ``winograd_tiles``; zeros beyond the padded input); written into ``out`` if given.
-    """
-    xp = array_module(x)
-    (ph, pw), (n, c, h, w) = padding, x.shape
-    th, tw = winograd_tiles(h, w, padding)
-    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    tiles = xp.empty((4, 4, n, c, th, tw), dtype=x.dtype)       # tiles[r, s] = d[r, s]
-    for r in range(4):
-        for s in range(4):
-            tiles[r, s] = padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2]
-    bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
-    v = xp.einsum("ar,rsncyx,bs->abcnyx", bt, tiles, bt)         # B^T d B, every tile
-    v = v.reshape(16, c, n * th * tw)
-    if out is None:
-        return xp.ascontiguousarray(v)
-    out[...] = v
-    return out
-
-
-def winograd_output(m, bias, out):
-    """Output transform Y = A^T m A of every tile, plus the bias, into ``out``.
-
-    m: (16, O, N*TH*TW) (the 16 products M, tiles in (n, ty, tx) order); bias: (O,);
-    out: (N, O, OH, OW) -> out, with out[n, o, 2*ty + i, 2*tx + j] = Y[i, j] + bias[o]
-    (entries past OH or OW, from the last tiles of an odd size, are dropped).
-    """
-    xp = array_module(m)
-    n, o, oh, ow = out.shape
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
-    at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
-    m = m.reshape(4, 4, o, n, th, tw)
-    y = xp.einsum("ia,abonyx,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, 2, TW, 2)
-    y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
-    xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
     return out

@@ -15,10 +15,7 @@ RELU_RULES = ("gradient", "deconvnet", "guided")
 
 
 class Activation(Layer):
-    """A layer whose backward takes a ``rule`` (see RELU_RULES)."""
-
-    def backward(self, dy, rule="gradient"):
-        raise NotImplementedError
+    """A pointwise nonlinearity: the layers whose backward reads ``relu_rule``."""
 
 
 def check_rule(rule):
@@ -29,6 +26,8 @@ def check_rule(rule):
 class ReLU(Activation):
     """y = max(x, 0), any shape. Keeps the mask F > 0 for backward."""
 
+    name_prefix = "relu"
+
     def __init__(self, name=None):
         super().__init__(name)
         self.active = None
@@ -38,19 +37,21 @@ class ReLU(Activation):
         y, self.active = kernels_for(x).relu_forward(x)   # y = max(x, 0), active = 1(F > 0)
         return y
 
-    def backward(self, dy, rule="gradient"):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy = G (any shape, like x) -> R, by the chosen rule (Gao & Mosalam eq. 3)."""
-        check_rule(rule)
+        check_rule(relu_rule)
         self.check_grad(dy, None if self.active is None else self.active.shape)
-        if rule == "gradient":
+        if relu_rule == "gradient":
             return dy * self.active                # R = 1(F > 0) * G
-        if rule == "deconvnet":
+        if relu_rule == "deconvnet":
             return dy * (dy > 0)                   # R = 1(G > 0) * G
         return dy * (self.active & (dy > 0))       # R = 1(F > 0) * 1(G > 0) * G
 
 
 class LeakyReLU(Activation):
     """y = x if x > 0 else negative_slope * x. Only the true gradient is defined."""
+
+    name_prefix = "lrelu"
 
     def __init__(self, negative_slope=0.01, name=None):
         super().__init__(name)
@@ -68,10 +69,11 @@ class LeakyReLU(Activation):
         xp = array_module(x)
         return xp.where(self.active, x, x * x.dtype.type(self.negative_slope))
 
-    def backward(self, dy, rule="gradient"):
-        if rule != "gradient":
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
+        check_rule(relu_rule)
+        if relu_rule != "gradient":
             raise ValueError(f"{self.label}: LeakyReLU only has the 'gradient' backward rule; "
-                             f"the {rule!r} rule is defined for ReLU networks")
+                             f"the {relu_rule!r} rule is defined for ReLU networks")
         self.check_grad(dy, None if self.active is None else self.active.shape)
         xp = array_module(dy)
         return xp.where(self.active, dy, dy * dy.dtype.type(self.negative_slope))

@@ -1,10 +1,22 @@
 """The Layer contract and the input checks every layer shares.
 
-A layer holds ``params`` and ``grads`` (dicts with the same keys) and, for
-running statistics, ``buffers``; it has a ``name``; ``forward(x)`` stores what
-``backward`` needs; ``backward(dy)`` returns ``dx`` and *adds* the parameter
-gradients into ``grads`` (a layer used twice must not overwrite the first use).
+One contract for every layer, so a network never asks what type a layer is:
+
+* ``params`` and ``grads``: dicts with the same keys; ``buffers``: state that is
+  not learned (batch norm's running statistics); ``name``: the node's name.
+* ``forward(*xs)``: one input array for most layers, several for ``Add``;
+  stores what ``backward`` needs and returns the output.
+* ``backward(dy, *, relu_rule="gradient", param_grads=True, input_grad=True)``:
+  dy = dL/d(output) -> dL/d(input) (a tuple, one per input, for several inputs),
+  and *adds* dL/d(param) into ``grads`` when ``param_grads`` (a layer whose
+  gradients are accumulated twice must not overwrite the first). ``relu_rule``
+  matters only to ReLU (layers/activation.py); ``input_grad=False`` lets a layer
+  skip its input gradient (the first layer in training) and return None.
+* ``num_inputs``: how many inputs ``forward`` takes (None: two or more).
 """
+import contextlib
+import contextvars
+
 import numpy as np
 
 from ..backend import array_module, to_device
@@ -12,10 +24,30 @@ from ..backend import array_module, to_device
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+# Inside a network's forward pass the network checks its input for NaN once, so the
+# layers need not scan every intermediate array again (NaN arising inside reaches the
+# logits and the loss says so). A context variable, so no layer's setting is changed.
+_finite_checked_upstream = contextvars.ContextVar("scratchcnn_finite_checked", default=False)
+
+
+@contextlib.contextmanager
+def input_checked_for_nan():
+    """Inside this block layers skip their own NaN/Inf scan of x (Network.forward)."""
+    token = _finite_checked_upstream.set(True)
+    try:
+        yield
+    finally:
+        _finite_checked_upstream.reset(token)
+
+
 class Layer:
     """Base class. Subclasses set ``params``/``grads``/``buffers`` and implement
     ``forward``/``backward``; ``config()`` returns the constructor arguments so a
-    saved model can be rebuilt exactly."""
+    saved model can be rebuilt exactly. ``name_prefix`` is the stem of automatic
+    names in a Sequential (conv1, relu1, ...)."""
+
+    num_inputs = 1
+    name_prefix = None            # None: the class name in lower case
 
     def __init__(self, name=None):
         self.name = name
@@ -23,14 +55,13 @@ class Layer:
         self.grads = {}
         self.buffers = {}
         self.training = True
-        self.check_finite = True      # a Sequential checks its input once and turns this off
         self._scratch = {}
 
     # ----- the contract -------------------------------------------------------------
-    def forward(self, x):
+    def forward(self, *xs):
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         raise NotImplementedError
 
     def config(self):
@@ -40,8 +71,8 @@ class Layer:
     def reset_parameters(self, rng):
         """Draw fresh initial parameters from the NumPy Generator ``rng``."""
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *xs):
+        return self.forward(*xs)
 
     # ----- bookkeeping --------------------------------------------------------------
     @property
@@ -119,7 +150,7 @@ class Layer:
             raise ValueError(f"{self.label}: x has {x.shape[1]} channels/features (axis 1) but "
                              f"the layer expects {channel_arg}={channels}; "
                              f"got shape {tuple(x.shape)}{hint}")
-        if self.check_finite:
+        if not _finite_checked_upstream.get():
             check_finite(x, f"{self.label}: x")
 
     def check_grad(self, dy, expected_shape):

@@ -13,10 +13,9 @@ forward, so <conv(x), y> = <x, convT(y)> (Zeiler & Fergus 2014, sec. 2.1:
 import numpy as np
 
 from ..backend import array_module
-from ..kernels import kernels_for
+from ..kernels import fast_conv2d, kernels_for
 from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair, uniform_init
-from .winograd import winograd_conv3x3
 
 
 class _Convolution(Layer):
@@ -36,8 +35,6 @@ class _Convolution(Layer):
                        "b": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.reset_parameters(np.random.default_rng(0))
-        self._cache = None
-        self._out_shape = None
 
     def config(self):
         return dict(in_channels=self.in_channels, out_channels=self.out_channels,
@@ -60,17 +57,23 @@ class Conv2D(_Convolution):
     forward:  x (N, in_channels, H, W) -> y (N, out_channels, OH, OW),
               OH = (H + 2*ph - kh) // sh + 1, likewise OW.
 
-    In eval mode a 3x3, stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS``
-    input channels runs as Winograd F(2x2, 3x3) on the CPU (layers/winograd.py):
-    the same function, 2.25x fewer multiplications. Set ``use_winograd = False``
-    on a layer (or the class) to always use im2col.
+    As matrices (one column per output pixel, ``cols = im2col(x)``):
+        y_mat = W_mat @ cols + b          W_mat: (O, C*kh*kw), cols: (C*kh*kw, N*OH*OW)
+
+    In eval mode (no dL/dW will follow) the kernels may compute the same function
+    by a faster algorithm: Winograd F(2x2, 3x3) for 3x3, stride-1 filters on the
+    Numba path (kernels/winograd.py). ``use_winograd = False`` on a layer (or the
+    class) always uses im2col.
     """
+    name_prefix = "conv"
     use_winograd = True
-    WINOGRAD_MIN_CHANNELS = 16    # at 8 it breaks even, at 1 it is 9x slower (BENCHMARKS.md)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          lambda kh, kw: (out_channels, in_channels, kh, kw), name)
+        self.input_shape = self.y_shape = None
+        self.cols = None              # the patch matrix of the last forward (im2col path)
+        self.x = None                 # the last input, kept only when the fast path skipped cols
 
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
@@ -82,58 +85,55 @@ class Conv2D(_Convolution):
         return (n, self.out_channels, conv_output_size(h, kh, sh, ph),
                 conv_output_size(w, kw, sw, pw))
 
-    def _winograd_applies(self, kernels):
-        return (self.use_winograd and not self.training and hasattr(kernels, "winograd_input")
-                and self.kernel_size == (3, 3) and self.stride == (1, 1)
-                and self.in_channels >= self.WINOGRAD_MIN_CHANNELS)
-
-    def _patch_matrix(self, x):
+    def patch_matrix(self, x):
         """im2col of x into this layer's reused buffer: (C*kh*kw, N*OH*OW)."""
         n, _, oh, ow = self.output_shape(x.shape)
-        (kh, kw) = self.kernel_size
+        kh, kw = self.kernel_size
         shape = (self.in_channels * kh * kw, n * oh * ow)
         return kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,
                                      out=self.scratch("cols", shape, x))
 
     def forward(self, x):
+        """x: (N, C, H, W) -> y: (N, O, OH, OW)."""
         self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
-        n, _, oh, ow = self.output_shape(x.shape)
-        xp, kernels = array_module(x), kernels_for(x)
-        if self._winograd_applies(kernels):
-            y = xp.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-            winograd_conv3x3(x, self.params["W"], self.params["b"], self.padding, kernels, y,
-                             self.scratch)
-            cols = None                       # built by backward only if dL/dW is asked for
-        else:
-            cols = self._patch_matrix(x)                                       # (C*kh*kw, N*OH*OW)
-            w_mat = self.params["W"].reshape(self.out_channels, -1)            # (O, C*kh*kw)
-            out = xp.matmul(w_mat, cols,
-                            out=self.scratch("out", (self.out_channels, cols.shape[1]), x))
-            y = kernels.columns_to_nchw(out, self.params["b"], n, oh, ow)     # (N, O, OH, OW) + b
-        self._cache = (x.shape, cols, x if cols is None else None)   # x: to build cols later
-        self._out_shape = y.shape
-        return y
+        n, o, oh, ow = self.y_shape = self.output_shape(x.shape)
+        self.input_shape, self.cols, self.x = x.shape, None, None
+        weights, bias = self.params["W"], self.params["b"]
+        if not self.training and self.use_winograd:
+            y = fast_conv2d(x, weights, bias, self.stride, self.padding, self.scratch)
+            if y is not None:         # a faster algorithm ran; None: none applies here
+                self.x = x            # so that a dL/dW asked for later can still build cols
+                return y
+        self.cols = self.patch_matrix(x)                                 # (C*kh*kw, N*OH*OW)
+        w_mat = weights.reshape(o, -1)                                   # (O, C*kh*kw)
+        y_mat = array_module(x).matmul(w_mat, self.cols,                 # W_mat @ cols
+                                       out=self.scratch("y_mat", (o, self.cols.shape[1]), x))
+        return kernels_for(x).columns_to_nchw(y_mat, bias, n, oh, ow)   # + b: (N, O, OH, OW)
 
-    def backward(self, dy, param_grads=True, input_grad=True):
-        """dy: (N, O, OH, OW) -> dx: (N, C, H, W); adds dL/dW and dL/db into grads.
-        ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training."""
-        self.check_grad(dy, self._out_shape)
-        x_shape, cols, x = self._cache
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
+        """dy = dL/dy: (N, O, OH, OW) -> dL/dx: (N, C, H, W); adds dL/dW, dL/db into grads.
+
+        From y_mat = W_mat @ cols + b (the chain rule for a matrix product):
+            dL/dW_mat = dy_mat @ cols^T,   dL/db = sum of dy over (N, OH, OW),
+            dL/dcols  = W_mat^T @ dy_mat,  dL/dx = col2im(dL/dcols)
+        (col2im is im2col's adjoint: each patch entry goes back onto its pixel, overlaps add).
+        ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training.
+        """
+        self.check_grad(dy, self.y_shape)
         xp, kernels = array_module(dy), kernels_for(dy)
-        n, o, oh, ow = dy.shape
-        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, n * oh * ow), dy))
-        w_mat = self.params["W"].reshape(o, -1)
+        o = self.out_channels
+        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, dy.size // o), dy))
+        w_mat = self.params["W"].reshape(o, -1)                          # (O, C*kh*kw)
         if param_grads:
-            if cols is None:                  # forward ran Winograd: no patch matrix yet
-                cols = self._patch_matrix(x)
-            self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))
+            cols = self.cols if self.cols is not None else self.patch_matrix(self.x)
+            self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)  # dy_mat cols^T
+            self.grads["b"] += dy.sum(axis=(0, 2, 3))                             # sum over N, OH, OW
         if not input_grad:
             return None
-        dcols = xp.matmul(w_mat.T, dy_mat,
+        dcols = xp.matmul(w_mat.T, dy_mat,                                        # W_mat^T dy_mat
                           out=self.scratch("dcols", (w_mat.shape[1], dy_mat.shape[1]), dy))
         kh, kw = self.kernel_size
-        return kernels.col2im(dcols, x_shape, kh, kw, self.stride, self.padding)
+        return kernels.col2im(dcols, self.input_shape, kh, kw, self.stride, self.padding)
 
 
 class ConvTranspose2D(_Convolution):
@@ -147,10 +147,13 @@ class ConvTranspose2D(_Convolution):
     Conv2D dropped by flooring, so the pair maps back to the exact input size.
     """
 
+    name_prefix = "deconv"
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, name=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          lambda kh, kw: (in_channels, out_channels, kh, kw), name)
+        self.x_mat = self.input_shape = self.y_shape = None
         self.output_padding = as_pair(output_padding, "output_padding", minimum=0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(f"output_padding must be smaller than stride {self.stride}, "
@@ -181,24 +184,26 @@ class ConvTranspose2D(_Convolution):
         kh, kw = self.kernel_size
         y = kernels_for(x).col2im(cols, out_shape, kh, kw, self.stride, self.padding)
         y += self.params["b"].reshape(1, -1, 1, 1)
-        self._cache = (x_mat, x.shape)
-        self._out_shape = y.shape
+        self.x_mat, self.input_shape, self.y_shape = x_mat, x.shape, y.shape
         return y
 
-    def backward(self, dy, param_grads=True, input_grad=True):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, out, OH, OW) -> dx: (N, in, H, W); adds dL/dW and dL/db into grads
-        (``input_grad=False``: skip dx, return None)."""
-        self.check_grad(dy, self._out_shape)
-        x_mat, x_shape = self._cache
+        (``input_grad=False``: skip dx, return None).
+
+        From y = col2im(W_mat^T @ x_mat) + b, and im2col being col2im's adjoint:
+            dL/dW_mat = x_mat @ im2col(dy)^T,   dL/dx_mat = W_mat @ im2col(dy).
+        """
+        self.check_grad(dy, self.y_shape)
         xp = array_module(dy)
         kh, kw = self.kernel_size
         cols = kernels_for(dy).im2col(dy, kh, kw, self.stride, self.padding)  # (out*kh*kw, N*H*W)
         w_mat = self.params["W"].reshape(self.in_channels, -1)
         if param_grads:
-            self.grads["W"] += (x_mat @ cols.T).reshape(self.params["W"].shape)
+            self.grads["W"] += (self.x_mat @ cols.T).reshape(self.params["W"].shape)
             self.grads["b"] += dy.sum(axis=(0, 2, 3))
         if not input_grad:
             return None
-        n, _, h, w = x_shape
+        n, _, h, w = self.input_shape
         dx = (w_mat @ cols).reshape(self.in_channels, n, h, w).transpose(1, 0, 2, 3)
         return xp.ascontiguousarray(dx)

@@ -37,7 +37,7 @@ class Dropout(Layer):
         self.scale_mask = xp.asarray(keep.astype(x.dtype) / x.dtype.type(1 - self.p))
         return x * self.scale_mask
 
-    def backward(self, dy):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         if self.scale_mask is None:      # eval mode (or p = 0): the identity
             return dy
         self.check_grad(dy, self.scale_mask.shape)

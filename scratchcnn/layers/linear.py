@@ -11,6 +11,8 @@ class Linear(Layer):
     forward: x (N, in_features) -> y (N, out_features)
     """
 
+    name_prefix = "fc"
+
     def __init__(self, in_features, out_features, name=None):
         super().__init__(name)
         for arg, v in (("in_features", in_features), ("out_features", out_features)):
@@ -38,14 +40,14 @@ class Linear(Layer):
         self.x = x
         return x @ self.params["W"].T + self.params["b"]
 
-    def backward(self, dy, param_grads=True, input_grad=True):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, out_features) -> dx: (N, in_features); adds dL/dW, dL/db into grads
         (``input_grad=False``: skip dx, return None)."""
         self.check_grad(dy, None if self.x is None else (self.x.shape[0], self.out_features))
         if param_grads:
-            self.grads["W"] += dy.T @ self.x
-            self.grads["b"] += dy.sum(axis=0)
-        return dy @ self.params["W"] if input_grad else None
+            self.grads["W"] += dy.T @ self.x          # dL/dW = dy^T x     (out, in)
+            self.grads["b"] += dy.sum(axis=0)         # dL/db = sum_n dy_n
+        return dy @ self.params["W"] if input_grad else None   # dL/dx = dy W
 
 
 class Flatten(Layer):
@@ -60,7 +62,7 @@ class Flatten(Layer):
         self.input_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         self.check_grad(dy, None if self.input_shape is None else
                         (self.input_shape[0], int(np.prod(self.input_shape[1:]))))
         return dy.reshape(self.input_shape)

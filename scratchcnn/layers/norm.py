@@ -16,6 +16,8 @@ class BatchNorm2D(Layer):
     statistics.
     """
 
+    name_prefix = "bn"
+
     def __init__(self, num_features, momentum=0.1, eps=1e-5, name=None):
         super().__init__(name)
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
@@ -28,7 +30,8 @@ class BatchNorm2D(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.buffers = {"running_mean": np.zeros(num_features, np.float32),
                         "running_var": np.ones(num_features, np.float32)}
-        self._cache = None
+        self.x_hat = self.inv_std = None         # kept by forward for backward
+        self.used_batch_statistics = None
 
     def config(self):
         return dict(num_features=self.num_features, momentum=self.momentum, eps=self.eps)
@@ -57,27 +60,29 @@ class BatchNorm2D(Layer):
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         inv_std = 1 / (var + x.dtype.type(self.eps)) ** 0.5
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-        self._cache = (x_hat, inv_std, self.training)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)       # (x - mu) / sqrt(var + eps)
+        self.x_hat, self.inv_std, self.used_batch_statistics = x_hat, inv_std, self.training
         return self.params["gamma"].reshape(shape) * x_hat + self.params["beta"].reshape(shape)
 
-    def backward(self, dy, param_grads=True, input_grad=True):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, C, H, W) -> dx: (N, C, H, W); adds dL/dgamma, dL/dbeta into grads
-        (``input_grad=False``: skip dx, return None)."""
-        self.check_grad(dy, None if self._cache is None else self._cache[0].shape)
-        x_hat, inv_std, was_training = self._cache
-        shape = (1, -1, 1, 1)
+        (``input_grad=False``: skip dx, return None).
+
+        Ioffe & Szegedy 2015, sec. 3.1, per channel over its m = N*H*W values:
+            dL/dgamma = sum dy * x_hat,   dL/dbeta = sum dy,   dL/dx_hat = dy * gamma,
+            dL/dx = inv_std * (dL/dx_hat - mean(dL/dx_hat) - x_hat * mean(dL/dx_hat * x_hat))
+        (the paper's three terms through x_hat, mu_B and sigma_B^2, added up; with the
+        running statistics in eval mode mu and sigma are constants: dL/dx = inv_std dL/dx_hat).
+        """
+        self.check_grad(dy, None if self.x_hat is None else self.x_hat.shape)
+        x_hat, inv_std = self.x_hat, self.inv_std.reshape(1, -1, 1, 1)
         if param_grads:
             self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
             self.grads["beta"] += dy.sum(axis=(0, 2, 3))
         if not input_grad:
             return None
-        dx_hat = dy * self.params["gamma"].reshape(shape)
-        if not was_training:                                 # statistics are constants
-            return dx_hat * inv_std.reshape(shape)
-        # mean and variance depend on x too: the standard batch-norm backward
-        count = dy.shape[0] * dy.shape[2] * dy.shape[3]
-        sum_dx_hat = dx_hat.sum(axis=(0, 2, 3)).reshape(shape)
-        sum_dx_hat_x_hat = (dx_hat * x_hat).sum(axis=(0, 2, 3)).reshape(shape)
-        return (inv_std.reshape(shape) / count) * (
-            count * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
+        dx_hat = dy * self.params["gamma"].reshape(1, -1, 1, 1)
+        if not self.used_batch_statistics:
+            return inv_std * dx_hat
+        return inv_std * (dx_hat - dx_hat.mean(axis=(0, 2, 3), keepdims=True)
+                          - x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True))

@@ -1,7 +1,18 @@
-"""Max pooling with switches, Zeiler-Fergus unpooling, and global average pooling."""
+"""Max pooling with switches, Zeiler-Fergus unpooling, average pooling and global
+average pooling."""
 from ..backend import array_module
 from ..kernels import kernels_for
+from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair
+
+
+def check_window(layer, x):
+    """x must be (N, C, H, W) with room for at least one (kh, kw) window."""
+    layer.check_input(x, "(N, C, H, W)", 4)
+    kh, kw = layer.kernel_size
+    if x.shape[2] < kh or x.shape[3] < kw:
+        raise ValueError(f"{layer.label}: kernel_size {layer.kernel_size} is larger than the "
+                         f"input's spatial size {tuple(x.shape[2:])}")
 
 
 class MaxPool2D(Layer):
@@ -14,6 +25,8 @@ class MaxPool2D(Layer):
     windows receives the sum of their gradients.
     """
 
+    name_prefix = "pool"
+
     def __init__(self, kernel_size, stride=None, name=None):
         super().__init__(name)
         self.kernel_size = as_pair(kernel_size, "kernel_size")
@@ -25,16 +38,13 @@ class MaxPool2D(Layer):
         return dict(kernel_size=list(self.kernel_size), stride=list(self.stride))
 
     def forward(self, x):
-        self.check_input(x, "(N, C, H, W)", 4)
+        check_window(self, x)
         kh, kw = self.kernel_size
-        if x.shape[2] < kh or x.shape[3] < kw:
-            raise ValueError(f"{self.label}: kernel_size {self.kernel_size} is larger than the "
-                             f"input's spatial size {tuple(x.shape[2:])}")
         y, self.switches = kernels_for(x).maxpool_forward(x, kh, kw, self.stride)
         self.input_shape = x.shape
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, C, OH, OW) -> dx: (N, C, H, W), each dy sent to its window's switch."""
         self.check_grad(dy, None if self.switches is None else self.switches.shape)
         return kernels_for(dy).max_unpool(dy, self.switches, self.input_shape)
@@ -47,6 +57,8 @@ class MaxUnpool2D(Layer):
     forward: y (N, C, OH, OW) -> (N, C, H, W), using ``pool.switches`` from the
     pool layer's most recent forward pass.
     """
+
+    name_prefix = "unpool"
 
     def __init__(self, pool, name=None):
         super().__init__(name)
@@ -65,13 +77,47 @@ class MaxUnpool2D(Layer):
         if tuple(y.shape) != tuple(self.pool.switches.shape):
             raise ValueError(f"{self.label}: input must have the pooled shape "
                              f"{tuple(self.pool.switches.shape)}, got {tuple(y.shape)}")
-        self._switches, self._out_shape = self.pool.switches, self.pool.input_shape
-        return kernels_for(y).max_unpool(y, self._switches, self._out_shape)
+        self.switches, self.output_shape = self.pool.switches, self.pool.input_shape
+        return kernels_for(y).max_unpool(y, self.switches, self.output_shape)
 
-    def backward(self, dx):
+    def backward(self, dx, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dx: (N, C, H, W) -> (N, C, OH, OW): read dx at the switches."""
-        self.check_grad(dx, getattr(self, "_out_shape", None))
-        return kernels_for(dx).gather_at_switches(dx, self._switches)
+        self.check_grad(dx, getattr(self, "output_shape", None))
+        return kernels_for(dx).gather_at_switches(dx, self.switches)
+
+
+class AvgPool2D(Layer):
+    """Mean over (kh, kw) windows moved by ``stride`` (default: the kernel size), as in
+    "Making the Training Visible" (average pooling) and PyTorch's AvgPool2d without padding.
+
+    forward: x (N, C, H, W) -> y (N, C, OH, OW), OH = (H - kh) // sh + 1,
+        y[n, c, p, q] = 1/(kh*kw) * sum_{i<kh, j<kw} x[n, c, p*sh + i, q*sw + j].
+    backward: every pixel of a window gets dy / (kh*kw); overlapping windows add up.
+    """
+    name_prefix = "avgpool"
+
+    def __init__(self, kernel_size, stride=None, name=None):
+        super().__init__(name)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
+        self.input_shape = None
+
+    def config(self):
+        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride))
+
+    def forward(self, x):
+        check_window(self, x)
+        self.input_shape = x.shape
+        return kernels_for(x).avgpool_forward(x, *self.kernel_size, self.stride)
+
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
+        """dy: (N, C, OH, OW) -> dx: (N, C, H, W)."""
+        n, c, h, w = self.input_shape or (None,) * 4
+        kh, kw = self.kernel_size
+        self.check_grad(dy, None if self.input_shape is None else (
+            n, c, conv_output_size(h, kh, self.stride[0], 0),
+            conv_output_size(w, kw, self.stride[1], 0)))
+        return kernels_for(dy).avgpool_backward(dy, self.input_shape, kh, kw, self.stride)
 
 
 class GlobalAvgPool2D(Layer):
@@ -79,6 +125,8 @@ class GlobalAvgPool2D(Layer):
 
     forward: x (N, C, H, W) -> (N, C); backward spreads dy / (H*W) evenly.
     """
+
+    name_prefix = "gap"
 
     def __init__(self, name=None):
         super().__init__(name)
@@ -89,7 +137,7 @@ class GlobalAvgPool2D(Layer):
         self.input_shape = x.shape
         return x.mean(axis=(2, 3))
 
-    def backward(self, dy):
+    def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         self.check_grad(dy, None if self.input_shape is None else self.input_shape[:2])
         n, c, h, w = self.input_shape
         xp = array_module(dy)

@@ -1,0 +1,141 @@
+"""Winograd F(2x2, 3x3): a faster algorithm for 3x3, stride-1 convolutions.
+
+Lavin & Gray 2016 ("Fast Algorithms for Convolutional Neural Networks",
+arXiv:1509.09308, sec. 4): every 2x2 output tile Y of a 3x3 filter g over a 4x4
+input tile d (the tiles overlap by 2) is
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise)
+
+which takes 16 multiplications instead of 36. Summed over input channels, the 16
+elementwise products become 16 matrix products, one per tile entry (xi, nu):
+
+    M[k] = U[k] @ V[k],   U = G g G^T: (16, O, C),   V = B^T d B: (16, C, tiles)
+
+so 2.25x fewer multiply-adds than im2col's single product, for the price of two
+cheap transforms. The result is the same convolution up to rounding (1e-16
+relative in float64, 1e-6 in float32; tests/test_winograd.py).
+
+This module holds the matrices, the plain NumPy transforms (the readable math,
+twins of the Numba kernels in cpu_winograd.py) and the driver ``conv3x3``.
+``kernels.fast_conv2d`` decides when it runs: Conv2D in eval mode on the Numba
+path only (dL/dW needs im2col's patch matrix; the reference path stays plain im2col).
+"""
+import numpy as np
+
+from ..backend import array_module
+
+MIN_CHANNELS = 16         # input channels: at 8 it breaks even, at 1 it is 9x slower (BENCHMARKS.md)
+CHUNK_BYTES = 8 << 20     # V and M of one chunk of images: they stay in the 32 MB L3 cache
+
+WINOGRAD_BT = np.array([[1, 0, -1, 0],
+                        [0, 1, 1, 0],
+                        [0, -1, 1, 0],
+                        [0, 1, 0, -1]], dtype=np.float64)      # (4, 4) input transform
+WINOGRAD_G = np.array([[1, 0, 0],
+                       [0.5, 0.5, 0.5],
+                       [0.5, -0.5, 0.5],
+                       [0, 0, 1]], dtype=np.float64)           # (4, 3) filter transform
+WINOGRAD_AT = np.array([[1, 1, 1, 0],
+                        [0, 1, -1, -1]], dtype=np.float64)     # (2, 4) output transform
+
+
+def winograd_tiles(h, w, padding):
+    """Tile grid (TH, TW) of F(2x2, 3x3) for an (h, w) input: one tile per 2x2 block of
+    the (OH, OW) = (h + 2*ph - 2, w + 2*pw - 2) output, the last one cut off if odd."""
+    ph, pw = padding
+    return (h + 2 * ph - 1) // 2, (w + 2 * pw - 1) // 2
+
+
+def winograd_input(x, padding, out=None):
+    """Input transform V = B^T d B of every 4x4 input tile d (NumPy; cpu_winograd.py
+    has the Numba twin).
+
+    x: (N, C, H, W); padding: (ph, pw)
+    returns V: (16, C, N*TH*TW), V[4*xi + nu, c, (n, ty, tx)] = (B^T d B)[xi, nu] for
+    the tile d = x_padded[n, c, 2*ty:2*ty + 4, 2*tx:2*tx + 4] ((TH, TW) from
+    ``winograd_tiles``; zeros beyond the padded input); written into ``out`` if given.
+    """
+    xp = array_module(x)
+    (ph, pw), (n, c, h, w) = padding, x.shape
+    th, tw = winograd_tiles(h, w, padding)
+    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    tiles = xp.empty((4, 4, n, c, th, tw), dtype=x.dtype)       # tiles[r, s] = d[r, s]
+    for r in range(4):
+        for s in range(4):
+            tiles[r, s] = padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2]
+    bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
+    v = xp.einsum("ar,rsncyx,bs->abcnyx", bt, tiles, bt)         # B^T d B, every tile
+    v = v.reshape(16, c, n * th * tw)
+    if out is None:
+        return xp.ascontiguousarray(v)
+    out[...] = v
+    return out
+
+
+def winograd_output(m, bias, out):
+    """Output transform Y = A^T m A of every tile, plus the bias, into ``out`` (NumPy;
+    cpu_winograd.py has the Numba twin).
+
+    m: (16, O, N*TH*TW) (the 16 products M, tiles in (n, ty, tx) order); bias: (O,);
+    out: (N, O, OH, OW) -> out, with out[n, o, 2*ty + i, 2*tx + j] = Y[i, j] + bias[o]
+    (entries past OH or OW, from the last tiles of an odd size, are dropped).
+    """
+    xp = array_module(m)
+    n, o, oh, ow = out.shape
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
+    m = m.reshape(4, 4, o, n, th, tw)
+    y = xp.einsum("ia,abonyx,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, 2, TW, 2)
+    y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
+    xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
+    return out
+
+
+def applies(weights_shape, stride):
+    """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels."""
+    return (tuple(weights_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and weights_shape[1] >= MIN_CHANNELS)
+
+
+def filter_transform(weights):
+    """U = G g G^T for every (output, input) channel pair.
+
+    weights: (O, C, 3, 3) -> U: (16, O, C), U[4*xi + nu, o, c] = (G g G^T)[xi, nu]
+    for g = weights[o, c].
+    """
+    xp = array_module(weights)
+    g = xp.asarray(WINOGRAD_G, dtype=weights.dtype)
+    u = g @ weights @ g.T                                       # (O, C, 4, 4)
+    o, c = weights.shape[:2]
+    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, o, c)
+
+
+def conv3x3(x, weights, bias, padding, transforms, out, scratch):
+    """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, via F(2x2, 3x3).
+
+    x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw);
+    transforms: a module with ``winograd_input`` / ``winograd_output`` (cpu_winograd,
+    or this module for the NumPy versions);
+    out: (N, O, H + 2*ph - 2, W + 2*pw - 2), written and returned;
+    scratch(key, shape, like): reused work buffers (``Layer.scratch``).
+    Images go through in chunks whose V and M stay in cache (CHUNK_BYTES).
+    """
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    o = weights.shape[0]
+    u = filter_transform(weights)                               # (16, O, C)
+    th, tw = winograd_tiles(h, w, padding)
+    per_image = th * tw                                         # tiles per image
+    chunk = max(1, min(n, CHUNK_BYTES // (16 * (c + o) * per_image * x.dtype.itemsize)))
+    v_buffer = scratch("winograd_v", (16 * c * chunk * per_image,), x)
+    m_buffer = scratch("winograd_m", (16 * o * chunk * per_image,), x)
+    for start in range(0, n, chunk):
+        images = x[start:start + chunk]
+        tiles = len(images) * per_image
+        v = v_buffer[:16 * c * tiles].reshape(16, c, tiles)
+        m = m_buffer[:16 * o * tiles].reshape(16, o, tiles)
+        transforms.winograd_input(images, padding, out=v)      # V = B^T d B
+        xp.matmul(u, v, out=m)                                  # M[k] = U[k] @ V[k]
+        transforms.winograd_output(m, bias, out[start:start + chunk])   # Y = A^T M A + b
+    return out
