@@ -7,7 +7,7 @@ Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
 weighted sum, ReLU. Same batch and threads; median of the repeats. Never run by
 the test suite. PyTorch is optional (pip install torch==2.13.0).
 """
-import throughput  # noqa: I001  (first: sets OpenBLAS's thread timeout before NumPy loads)
+import throughput  # noqa: I001  (first: applies sc.runtime.tune() before PyTorch loads)
 from throughput import THREADS, interleaved_rates, load_torch, summarize, torch_model
 
 import argparse

@@ -12,24 +12,23 @@ training at batch 128 is measured in a fresh child process per framework.
 PyTorch is optional (benchmark only: pip install torch==2.13.0); without it the
 PyTorch columns are skipped. Never run by the test suite.
 """
+import argparse
+import json
 import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
 
-if "--default-openblas" not in os.sys.argv:
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # before NumPy: kernels/runtime.py
-OPENBLAS_AT_START = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "OpenBLAS default")
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import scratchcnn as sc
+from scratchcnn import zoo
 
-import numpy as np  # noqa: E402
-
-import scratchcnn as sc  # noqa: E402   # first: it sets the OpenMP wait policy before anything loads OpenMP
-from scratchcnn import zoo  # noqa: E402
+# The process settings of scratchcnn/runtime.py, before PyTorch loads its OpenMP (so
+# both frameworks get passive OpenMP threads); --no-tune measures without them.
+TUNING = {} if "--no-tune" in sys.argv else sc.runtime.tune()
 
 torch = nn = None
 THREADS = os.cpu_count()
@@ -143,7 +142,7 @@ def child_peak_memory(framework, name, batch):
     out = {}
     for phase in ("imports", "train"):
         result = subprocess.run([sys.executable, __file__, "--child", framework, name, str(batch),
-                                 phase] + [a for a in sys.argv if a == "--default-openblas"],
+                                 phase] + [a for a in sys.argv if a == "--no-tune"],
                                 capture_output=True, text=True, check=True)
         out[phase] = json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mib"]
     return out
@@ -186,8 +185,8 @@ def main():
     parser.add_argument("--only", choices=["slides", "gap"], help="one model's rows only")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the slow NumPy reference path")
-    parser.add_argument("--default-openblas", action="store_true",
-                        help="leave OPENBLAS_THREAD_TIMEOUT at OpenBLAS's default")
+    parser.add_argument("--no-tune", action="store_true",
+                        help="do not call sc.runtime.tune() (OpenBLAS, OpenMP, malloc defaults)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -195,8 +194,7 @@ def main():
         return run_child(framework, name, int(batch), phase)
 
     load_torch()
-    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_AT_START} (when NumPy loaded), "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
+    print(f"sc.runtime.tune(): {TUNING or 'not called (--no-tune)'}")
     print(f"machine: {platform.processor() or platform.machine()}, {THREADS} threads, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")

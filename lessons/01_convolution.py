@@ -11,8 +11,8 @@ Reproduces the edge-detection example of "Visual Explanation of Neural Networks
 in Deep Learning" (the blog seed): a 6x6 image, bright left half, dark right half,
 and a 3x3 vertical-edge filter.
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import plot
 from scratchcnn.kernels import reference
 

@@ -11,8 +11,8 @@ Reproduces the slides "Making the Training Visible" (Ruhr-Universität Bochum):
 [2, 0]] filtered with [[1,1,1],[1,2,1],[1,1,1]] into a 6x6 map, and
 "Reversible max pooling, to get reconstruction clean".
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import plot
 
 import common

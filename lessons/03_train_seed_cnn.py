@@ -10,8 +10,8 @@ Conv 32 3x3 - Conv 64 3x3 - MaxPool 2 - Dense 64 - Dense 10, trained here on the
 8,000-image split of the embedded MNIST subset and tested on the 2,000 held out.
 The trained models are cached for the later lessons.
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import plot
 
 import common

@@ -14,8 +14,8 @@ What you will learn
 Reproduces the DeconvNet projections of "Making the Training Visible" (Ruhr-
 Universität Bochum) and the GBP maps of the spalling paper, on handwritten digits.
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import explain, plot
 
 import common

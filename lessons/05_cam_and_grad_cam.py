@@ -10,8 +10,8 @@ What you will learn
     so it works on any network; on a GAP network it *is* CAM (times h*w);
   * the maps for the true class and for a wrong class differ.
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
 
 import common
@@ -30,7 +30,7 @@ logits = sc.predict(model, x)
 runner_up = np.argsort(logits, axis=1)[:, -2]             # the most likely wrong class
 
 # --- 1. CAM and Grad-CAM agree on a GAP network -------------------------------------------
-last = model.layers[-3].name                              # the ReLU entering the GAP
+last, _ = explain.cam_layers(model)                        # the feature maps entering the GAP
 cam = explain.cam(model, x, y)
 grad_cam = explain.grad_cam(model, x, y, layer=last, relu=False)
 h, w = cam.shape[1:]

@@ -12,8 +12,8 @@ The photographs of the paper are replaced by procedural concrete surfaces
 as distractors and a pixel mask for every crack and spall.
 Reproduces the paper's figure: rows of images with GBP, Grad-CAM and Guided Grad-CAM.
 """
-import scratchcnn as sc  # noqa: I001  (before NumPy: see scratchcnn/kernels/runtime.py)
 import numpy as np
+import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
 from scratchcnn.explain import metrics
 
@@ -38,7 +38,7 @@ print(f"   held-out accuracy {100 * accuracy:.2f}%")
 # --- explain the held-out defects (cracks and spalls) for their true class --------------------
 defect = np.flatnonzero(test[1] > 0)
 xd, yd, md = test[0][defect], test[1][defect], masks[split:][defect]
-layer = model.layers[-3].name                                   # the last conv's ReLU
+layer, _ = explain.cam_layers(model)                         # the last conv's ReLU (enters the GAP)
 guided = explain.guided_backprop(model, xd, yd)
 grad_cam = explain.upsample(explain.grad_cam(model, xd, yd, layer=layer), xd.shape[2:])
 guided_grad_cam = explain.guided_grad_cam(model, xd, yd, layer=layer)

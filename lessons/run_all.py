@@ -10,11 +10,12 @@ lesson printed.
 """
 import argparse
 import html
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import scratchcnn as sc
 
 LESSONS = Path(__file__).resolve().parent
 
@@ -64,14 +65,14 @@ def main():
     parser.add_argument("--only", help="run only lessons whose file name starts with this")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    for setting, done in sc.runtime.tune().items():   # the lessons inherit its environment
+        print(f"runtime.tune: {setting}: {done}")
     runs = []
     for path in lesson_files(args.only):
         command = [sys.executable, str(path), "--out", str(args.out)] + (
             ["--quick"] if args.quick else [])
         tick = time.perf_counter()
-        env = dict(os.environ)
-        env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # see scratchcnn/kernels/runtime.py
-        process = subprocess.Popen(command, cwd=LESSONS, stdout=subprocess.PIPE, env=env,
+        process = subprocess.Popen(command, cwd=LESSONS, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
         lines = []
         for line in process.stdout:             # show progress as it happens

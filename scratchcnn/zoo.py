@@ -32,7 +32,7 @@ def gap_model(in_channels=1, num_classes=10, widths=(32, 64, 128), seed=0):
     return he_normal(Sequential(layers, seed=seed), seed)
 
 
-def resnet_gap(in_channels=1, num_classes=10, widths=(16, 32, 64, 128), seed=0):
+def resnet_gap(in_channels=1, num_classes=10, widths=(8, 16, 32, 64), seed=0):
     """A small ResNet with global average pooling, shaped like ResNet-50's four stages
     (He et al. 2016) at MNIST scale: a 3x3 stem, then one residual block per stage
     (blocks.residual_block; stride 2 from the second stage on), GAP and one Linear
