@@ -68,6 +68,15 @@ def _find_cycle(inputs_of):
     return None
 
 
+def _check_input_count(name, layer, inputs):
+    """Node ``name`` reads ``inputs``: as many as its layer's forward takes."""
+    expected = layer.num_inputs
+    if (expected is None and len(inputs) < 2) or (expected is not None and len(inputs) != expected):
+        wanted = "two or more inputs" if expected is None else f"{expected} input(s)"
+        raise ValueError(f"node {name!r} ({type(layer).__name__}) takes {wanted}, "
+                         f"got {list(inputs)}")
+
+
 class Network:
     """A directed acyclic graph of named layers.
 
@@ -106,12 +115,7 @@ class Network:
                                  f"{layer.name!r}; it cannot also be node {name!r}")
             if inputs is None:
                 inputs = (self.nodes[-1].name if self.nodes else INPUT,)
-            expected = layer.num_inputs
-            if (expected is None and len(inputs) < 2) or \
-                    (expected is not None and len(inputs) != expected):
-                wanted = "two or more inputs" if expected is None else f"{expected} input(s)"
-                raise ValueError(f"node {name!r} ({type(layer).__name__}) takes {wanted}, "
-                                 f"got {list(inputs)}")
+            _check_input_count(name, layer, inputs)
             seen_layers[id(layer)] = name
             self.nodes.append(Node(name, layer, inputs))
         self._check_inputs()
@@ -213,13 +217,11 @@ class Network:
             raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
         position = self.index(name)
         old = self.nodes[position]
-        if layer.name is not None and layer.name != name:
-            raise ValueError(f"the new layer is named {layer.name!r}; it cannot be node {name!r}")
         if any(node.layer is layer for node in self.nodes if node.name != name):
             raise ValueError("the new layer is already a node of this network")
-        if layer.num_inputs is not None and layer.num_inputs != len(old.inputs):
-            raise ValueError(f"node {name!r} reads {len(old.inputs)} input(s), the new "
-                             f"{type(layer).__name__} takes {layer.num_inputs}")
+        if layer.name is not None and layer.name != name:
+            raise ValueError(f"the new layer is named {layer.name!r}; it cannot be node {name!r}")
+        _check_input_count(name, layer, old.inputs)
         layer.name = name
         self.nodes[position] = Node(name, layer, old.inputs)
         self.outputs.pop(name, None)
@@ -390,14 +392,13 @@ class Network:
         if strict and (missing or unexpected):
             raise KeyError(f"state_dict keys do not match the model: missing {missing}, "
                            f"unexpected {unexpected}")
-        for key, target in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(f"state_dict[{key!r}] has shape {tuple(value.shape)}, "
-                                 f"the model expects {tuple(target.shape)}")
-            target[...] = array_module(target).asarray(value, dtype=target.dtype)
+        shared = [key for key in own if key in state]
+        for key in shared:                    # check every shape before copying anything
+            if tuple(state[key].shape) != tuple(own[key].shape):
+                raise ValueError(f"state_dict[{key!r}] has shape {tuple(state[key].shape)}, "
+                                 f"the model expects {tuple(own[key].shape)}")
+        for key in shared:
+            own[key][...] = array_module(own[key]).asarray(state[key], dtype=own[key].dtype)
         return LoadResult(missing, unexpected)
 
     def num_parameters(self):
@@ -415,14 +416,16 @@ class Sequential(Network):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must be a non-empty list of Layer objects")
-        counts, nodes = {}, []
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
+        given = {layer.name for layer in layers if layer.name is not None}
+        counts, nodes = {}, []
+        for layer in layers:
             name = layer.name
-            if name is None:
-                prefix = layer.name_prefix or type(layer).__name__.lower()
-                counts[prefix] = counts.get(prefix, 0) + 1
+            prefix = layer.name_prefix or type(layer).__name__.lower()
+            while name is None or (layer.name is None and name in given):
+                counts[prefix] = counts.get(prefix, 0) + 1     # skip numbers the user took
                 name = f"{prefix}{counts[prefix]}"
             nodes.append((name, layer))
         super().__init__(nodes, seed=seed)

@@ -82,7 +82,7 @@ def test_cam_and_grad_cam_errors(rng):
     x = rng.standard_normal((1, 2, 6, 6))
     not_gap = sc.Sequential([sc.Conv2D(2, 3, 3), sc.ReLU(), sc.Flatten(),
                              sc.Linear(48, 4)]).astype(np.float64)
-    with pytest.raises(ValueError, match=r"GlobalAvgPool2D -> \[Flatten ->\] Linear.*ends in Conv2D -> ReLU -> Linear.*grad_cam works"):
+    with pytest.raises(ValueError, match=r"GlobalAvgPool2D -> \[Flatten ->\] Linear.*ends in Conv2D -> ReLU -> Flatten -> Linear.*grad_cam works"):
         explain.cam(not_gap, x, 0)
     with pytest.raises(KeyError, match=r"no layer named 'conv9'; valid names: \['conv1'"):
         explain.grad_cam(not_gap, x, 0, layer="conv9")

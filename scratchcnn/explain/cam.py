@@ -16,10 +16,10 @@ def cam_layers(model):
     while len(path) < 4 and path[-1] != INPUT and len(model.inputs_of(path[-1])) == 1:
         path.append(model.inputs_of(path[-1])[0])      # the node this one reads
     kinds = [type(model[name]) if name != INPUT else None for name in path]
+    ending = " -> ".join(reversed([k.__name__ if k else INPUT for k in kinds]))
     if kinds[1:2] == [Flatten]:                       # the PyTorch habit: GAP -> Flatten -> Linear
         del path[1], kinds[1]
     if len(path) < 3 or kinds[0] is not Linear or kinds[1] is not GlobalAvgPool2D:
-        ending = " -> ".join(reversed([k.__name__ if k else INPUT for k in kinds]))
         raise ValueError("cam needs a model ending in feature maps -> GlobalAvgPool2D -> "
                          f"[Flatten ->] Linear (a CAM architecture); this model ends in "
                          f"{ending}. grad_cam works on any architecture")
