@@ -45,6 +45,7 @@ class Optimizer:
             param, grad = params[pkey], grads[pkey]
             mask = self.masks.get(key)
             if mask is not None:
+                param *= mask                      # damaged again if set from outside (a load)
                 grad = grad * mask                 # no gradient flows to damaged weights
             self.update(param, grad, self.state[key])
             if mask is not None:
@@ -87,6 +88,9 @@ class Adam(Optimizer):
         super().__init__(model, lr, masks)
         if not all(0 <= b < 1 for b in betas) or len(betas) != 2:
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0 (it keeps m / sqrt(v) finite where v = 0), "
+                             f"got {eps!r}")
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
 
     def update(self, param, grad, state):

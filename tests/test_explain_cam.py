@@ -53,14 +53,48 @@ def test_grad_cam_is_relu_of_the_weighted_sum_and_batch_invariant(rng):
                                rtol=1e-12)
 
 
-def test_guided_grad_cam_is_upsampled_grad_cam_times_guided_backprop(rng):
-    model = small_cnn()
-    x = rng.standard_normal((2, 2, 8, 6))
-    result = explain.guided_grad_cam(model, x, 3, layer="relu2")
-    expected = explain.upsample(explain.grad_cam(model, x, 3, layer="relu2"), (8, 6))[:, None] \
-        * explain.guided_backprop(model, x, 3)
-    assert result.shape == x.shape
-    np.testing.assert_allclose(result, expected, rtol=1e-12)
+def test_guided_grad_cam_by_hand():
+    """Guided Grad-CAM on a tiny fixed net, every step computed here with loops:
+    x (3x3) -> conv 2x2 (2 filters) -> ReLU -> Flatten -> Linear(8 -> 2).
+    Grad-CAM at relu1: w_k = mean_ij dS_t/dA_kij = mean of V[t] over channel k's cells,
+    map = ReLU(sum_k w_k A_k) (2x2), upsampled to 3x3 with half-pixel centres
+    (rows and columns sample 0, 0.5, 1: U = [[1, 0], [.5, .5], [0, 1]]); guided
+    backprop: R = 1(z > 0) 1(G > 0) G at the ReLU, then the conv's transpose by loops.
+    Expected = upsampled map * guided gradient, to 1e-12."""
+    rng = np.random.default_rng(0)
+    conv, linear = sc.Conv2D(1, 2, 2), sc.Linear(8, 2)
+    model = sc.Sequential([conv, sc.ReLU(), sc.Flatten(), linear]).astype(np.float64)
+    W, bias = rng.standard_normal((2, 1, 2, 2)), np.array([0.3, -0.2])
+    V, c = rng.standard_normal((2, 8)), np.zeros(2)
+    conv.params["W"][...], conv.params["b"][...] = W, bias
+    linear.params["W"][...], linear.params["b"][...] = V, c
+    x = rng.standard_normal((1, 1, 3, 3))
+    target = 1
+
+    z = np.zeros((2, 2, 2))
+    for k in range(2):
+        for i in range(2):
+            for j in range(2):
+                z[k, i, j] = np.sum(W[k, 0] * x[0, 0, i:i + 2, j:j + 2]) + bias[k]
+    activations = np.maximum(z, 0)
+    grad_at_relu = V[target].reshape(2, 2, 2)                   # dS/dA: the Linear's row
+    weights = grad_at_relu.mean(axis=(1, 2))
+    coarse = np.maximum(np.tensordot(weights, activations, axes=1), 0)
+    up = np.array([[1, 0], [0.5, 0.5], [0, 1]])
+    fine = up @ coarse @ up.T                                   # (3, 3)
+    rectified = (z > 0) * (grad_at_relu > 0) * grad_at_relu     # the guided rule
+    guided = np.zeros((3, 3))
+    for k in range(2):
+        for i in range(2):
+            for j in range(2):
+                guided[i:i + 2, j:j + 2] += rectified[k, i, j] * W[k, 0]
+    assert np.any(z < 0) and np.any((z > 0) & (grad_at_relu < 0))   # both masks do something
+    assert coarse.max() > 0
+    result = explain.guided_grad_cam(model, x, target, layer="relu1")
+    np.testing.assert_allclose(result[0, 0], fine * guided, rtol=1e-12, atol=1e-14)
+    with np.testing.assert_raises(AssertionError):              # the plain gradient is not it
+        saliency = explain.saliency(model, x, target)[0, 0]
+        np.testing.assert_allclose(result[0, 0], fine * saliency, rtol=1e-6, atol=1e-9)
 
 
 def test_upsample_by_hand():

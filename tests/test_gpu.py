@@ -3,15 +3,16 @@
 Every layer (forward, input and parameter gradients, the three ReLU rules, batch
 norm's running statistics), ``model.to("gpu")`` and back, ``fit``, ``predict`` /
 ``evaluate``, save/load, and every method in ``scratchcnn.explain`` run on the
-GPU and are compared with the same computation on the CPU, in float64:
-max|gpu - cpu| <= TOL * max(1, max|cpu|) with TOL = 1e-9 (cuBLAS and OpenBLAS
-sum in different orders; nothing else differs). The kernels themselves are
-compared in test_kernels.py.
+GPU and are compared with the same computation on the CPU's plain NumPy reference
+path (``sc.use_reference()``: im2col, no Numba, no Winograd), in float64:
+max|gpu - cpu| <= TOL * max(1, max|cpu|) with TOL = 1e-9 (the BLAS libraries and
+the kernels sum in different orders; nothing else differs). The kernels themselves
+are compared in test_kernels.py.
 
 Skipped cleanly without CuPy and a CUDA GPU (CI has none): ``pytest -m gpu``
 on a machine with one. ``SCRATCHCNN_TEST_DEVICE=cpu`` runs the same tests with
-"cpu" in place of "gpu", which checks the tests themselves on any machine (the
-comparisons are then trivially equal).
+"cpu" in place of "gpu": the Numba path against the reference path, a real
+comparison on any machine (two independent sets of kernels).
 """
 import copy
 import os
@@ -85,7 +86,8 @@ def test_every_layer_forward_and_gradients_match_the_cpu(mode):
         rules = ["gradient"] if any(isinstance(layer, sc.LeakyReLU) for layer in cpu_model) \
             else list(sc.RELU_RULES)
         for rule in rules:
-            expected = forward_backward(cpu_model, x, labels, rule)
+            with sc.use_reference():
+                expected = forward_backward(cpu_model, x, labels, rule)
             got = forward_backward(device_model, x, labels, rule)
             close(got[0], expected[0])
             close(got[1], expected[1])
@@ -120,15 +122,20 @@ def test_fit_predict_evaluate_and_save_on_the_gpu_match_the_cpu(tmp_path):
                               seed=3).astype(np.float64)
     device_model = on_device(cpu_model)
     histories = []
-    for model in (cpu_model, device_model):
-        histories.append(sc.fit(model, sc.Adam(model, lr=1e-3), x, y, epochs=2, batch_size=32,
-                                seed=4, augment=sc.datasets.random_shift, verbose=False))
+    for model, reference in ((cpu_model, True), (device_model, False)):
+        with sc.use_reference(reference):
+            histories.append(sc.fit(model, sc.Adam(model, lr=1e-3), x, y, epochs=2,
+                                    batch_size=32, seed=4, augment=sc.datasets.random_shift,
+                                    verbose=False))
     for key in ("loss", "accuracy"):
         np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=TOL)
     for key, value in cpu_model.state_dict().items():
         close(device_model.state_dict()[key], value)
-    close(sc.predict(device_model, x[:40], batch_size=16), sc.predict(cpu_model, x[:40]))
-    scores = [sc.evaluate(model, x, y) for model in (cpu_model, device_model)]
+    with sc.use_reference():
+        expected_logits = sc.predict(cpu_model, x[:40])
+        expected_scores = sc.evaluate(cpu_model, x, y)
+    close(sc.predict(device_model, x[:40], batch_size=16), expected_logits)
+    scores = [expected_scores, sc.evaluate(device_model, x, y)]
     assert scores[1]["accuracy"] == scores[0]["accuracy"]
     np.testing.assert_allclose(scores[1]["loss"], scores[0]["loss"], rtol=TOL)
     sc.save(device_model, tmp_path / "net.npz")
@@ -170,7 +177,8 @@ def every_method(digits, gap, x, targets):
 @needs_device
 def test_every_explanation_method_matches_the_cpu():
     digits, gap, x, targets = explain_models()
-    expected = every_method(digits, gap, x, targets)
+    with sc.use_reference():
+        expected = every_method(digits, gap, x, targets)
     got = every_method(on_device(digits), on_device(gap), sc.to_device(x, DEVICE), targets)
     assert sorted(got) == sorted(expected)
     for name, value in expected.items():

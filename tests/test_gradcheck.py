@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scratchcnn import Conv2D, Linear, ReLU
+from scratchcnn import Add, Conv2D, Linear, ReLU
 from scratchcnn.gradcheck import check_gradient, check_layer, relative_error
 
 TOL = 1e-6   # float64, h = 1e-6: true gradients land near 1e-9
@@ -74,3 +74,19 @@ def test_relu_deconvnet_rule_is_not_the_gradient(rng):
 def test_gradient_checks_refuse_float32(rng):
     with pytest.raises(TypeError, match="float64"):
         check_gradient(lambda v: 0.0, rng.standard_normal(3).astype(np.float32), np.zeros(3))
+
+
+def test_check_layer_checks_every_input_of_a_join(rng):
+    """A layer with two inputs (Add) is checked input by input: the right backward
+    passes for x0 and x1; one that halves the second input's gradient is caught at x1."""
+    a, b = rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((2, 3, 4, 4))
+    errors = check_layer(Add(), (a, b))
+    assert set(errors) == {"x0", "x1"} and max(errors.values()) < TOL
+
+    class HalfAdd(Add):
+        def backward(self, dy, **options):
+            first, second = super().backward(dy, **options)
+            return first, 0.5 * second
+
+    errors = check_layer(HalfAdd(), (a, b))
+    assert errors["x0"] < TOL and errors["x1"] > 1e-3

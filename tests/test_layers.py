@@ -133,6 +133,22 @@ def test_relu_gradient(rng, shape):
     assert_all_below(check_layer(ReLU(), away_from_zero(shape, rng)))
 
 
+@pytest.mark.parametrize("reference", [False, True], ids=["numba", "reference"])
+def test_relu_at_exactly_zero_passes_no_gradient(reference):
+    """F = 0 is inactive (the mask is 1(F > 0), PyTorch's convention): the output is 0,
+    and the gradient and guided rules pass nothing there, however large G is; the
+    DeconvNet rule ignores F by definition and passes G > 0."""
+    from scratchcnn import use_reference
+    relu = ReLU()
+    x = np.array([[0.0, 1.0, -0.0, 2.0]])
+    g = np.array([[5.0, 1.0, 5.0, 1.0]])
+    with use_reference(reference):
+        np.testing.assert_array_equal(relu.forward(x), [[0, 1, 0, 2]])
+        np.testing.assert_array_equal(relu.backward(g, relu_rule="gradient"), [[0, 1, 0, 1]])
+        np.testing.assert_array_equal(relu.backward(g, relu_rule="guided"), [[0, 1, 0, 1]])
+        np.testing.assert_array_equal(relu.backward(g, relu_rule="deconvnet"), g)
+
+
 def test_relu_three_rules_side_by_side():
     """Gao & Mosalam eq. 3, on F = [2, -1, 3, -4] and G = [1, 1, -1, -1]."""
     relu = ReLU()

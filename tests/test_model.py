@@ -171,4 +171,25 @@ def test_public_api_names_resolve():
     """Everything __all__ promises is importable from the package."""
     missing = [name for name in sc.__all__ if not hasattr(sc, name)]
     assert not missing
-    assert callable(sc.to_device) and callable(sc.to_numpy) and sc.gpu_available() in (True, False)
+    assert callable(sc.to_device) and callable(sc.to_numpy)
+
+
+def test_gpu_available_is_false_without_a_working_cupy(monkeypatch):
+    """No CuPy: False. A CuPy that imports but finds no CUDA device (its device count
+    raises, as without a driver) or counts 0 devices: False. One device: True."""
+    from scratchcnn import backend
+
+    class FakeCupy:
+        def __init__(self, count):
+            def device_count():
+                if isinstance(count, Exception):
+                    raise count
+                return count
+            runtime = type("Runtime", (), {"getDeviceCount": staticmethod(device_count)})
+            self.cuda = type("Cuda", (), {"runtime": runtime})
+
+    monkeypatch.setattr(backend, "_cupy", None)
+    assert backend.gpu_available() is False
+    for count, expected in ((RuntimeError("no CUDA driver"), False), (0, False), (1, True)):
+        monkeypatch.setattr(backend, "_cupy", FakeCupy(count))
+        assert backend.gpu_available() is expected

@@ -1,0 +1,203 @@
+"""Mutation testing: does the suite fail when one line of the library breaks?
+
+    .venv/bin/python tests/mutations.py              # every mutation (about 10-20 minutes)
+    .venv/bin/python tests/mutations.py --only core  # the core-math ones
+    .venv/bin/python tests/mutations.py --list       # what would be applied
+
+Not part of the default test run (pytest collects test_*.py only). The script copies
+the repository once into a temporary folder, then for each mutation below replaces
+one exact piece of one line of the library there, runs ``pytest -x -q -m "not slow"``
+in the copy, and restores the file. A mutation is *killed* when the suite fails and
+*survives* when it passes. A survivor is a line whose breaking no test notices.
+Each mutation must match its file exactly once (a stale entry is reported, not
+skipped silently). Exit status 1 when a core-math mutation survives.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (kind, file, original text, mutated text, what the mutation means)
+MUTATIONS = [
+    # --- core math: layers, kernels, loss, explanations ----------------------------------
+    ("core", "scratchcnn/layers/conv.py", 'self.grads["W"] += (dy_mat @ cols.T)',
+     'self.grads["W"] -= (dy_mat @ cols.T)', "conv dL/dW sign flipped"),
+    ("core", "scratchcnn/layers/conv.py", "return kernels.col2im(dcols, self.input_shape",
+     "return 0 * kernels.col2im(dcols, self.input_shape", "conv dL/dx dropped"),
+    ("core", "scratchcnn/kernels/reference.py",
+     "dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += window",
+     "dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] = window",
+     "reference col2im overwrites instead of adding overlaps"),
+    ("core", "scratchcnn/kernels/cpu.py", "dx_flat[dst + xo] += cols_flat[src + xo]",
+     "dx_flat[dst + xo] = cols_flat[src + xo]", "Numba col2im overwrites overlaps"),
+    ("core", "scratchcnn/kernels/cpu.py", "active_flat[k] = v > 0", "active_flat[k] = v >= 0",
+     "Numba ReLU mask counts an input of exactly 0 as active"),
+    ("core", "scratchcnn/kernels/reference.py", "active = x > 0", "active = x >= 0",
+     "reference ReLU mask counts an input of exactly 0 as active"),
+    ("core", "scratchcnn/layers/activation.py", "return dy * self.active                # R",
+     "return dy                # R", "ReLU gradient rule drops the forward mask"),
+    ("core", "scratchcnn/layers/activation.py", "return dy * (dy > 0)                   # R",
+     "return dy * (dy < 0)                   # R", "DeconvNet rule keeps the negative part"),
+    ("core", "scratchcnn/layers/activation.py", "return dy * (self.active & (dy > 0))",
+     "return dy * (dy > 0)", "guided rule drops the forward mask"),
+    ("core", "scratchcnn/kernels/cpu.py", "if v > best:          # strictly greater",
+     "if v >= best:          # strictly greater", "Numba max pool: the last max wins ties"),
+    ("core", "scratchcnn/kernels/cpu.py",
+     "out[b, ch, switches[b, ch, y, xo]] += values[b, ch, y, xo]",
+     "out[b, ch, switches[b, ch, y, xo]] = values[b, ch, y, xo]",
+     "Numba unpooling overwrites a pixel that wins several windows"),
+    ("core", "scratchcnn/kernels/reference.py", "return total / x.dtype.type(kh * kw)",
+     "return total", "average pooling forgets to divide"),
+    ("core", "scratchcnn/layers/pool.py", "dy[:, :, None, None] / (h * w)",
+     "dy[:, :, None, None]", "GAP backward forgets 1/(h*w)"),
+    ("core", "scratchcnn/layers/norm.py",
+     "- x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True))",
+     ")", "batch norm backward drops the variance term"),
+    ("core", "scratchcnn/layers/norm.py", "m * var * (count / (count - 1))", "m * var",
+     "batch norm running variance biased"),
+    ("core", "scratchcnn/layers/norm.py", 'self.buffers["running_mean"] *= 1 - m',
+     'self.buffers["running_mean"] *= m', "batch norm momentum inverted"),
+    ("core", "scratchcnn/layers/linear.py", 'self.grads["W"] += dy.T @ self.x',
+     'self.grads["W"] = dy.T @ self.x', "Linear overwrites instead of accumulating dL/dW"),
+    ("core", "scratchcnn/layers/linear.py", 'self.grads["b"] += dy.sum(axis=0)',
+     'self.grads["b"] += dy.mean(axis=0)', "Linear dL/db averaged"),
+    ("core", "scratchcnn/layers/dropout.py", "keep.astype(x.dtype) / x.dtype.type(1 - self.p)",
+     "keep.astype(x.dtype)", "dropout without the 1/(1-p) scale"),
+    ("core", "scratchcnn/layers/residual.py", "return (dy,) * self.count",
+     "return (dy,) + (0 * dy,) * (self.count - 1)", "Add passes the gradient to one input"),
+    ("core", "scratchcnn/model.py",
+     "grads[source] = grad_in if source not in grads else grads[source] + grad_in",
+     "grads[source] = grad_in", "the residual rule: overwrite instead of sum"),
+    ("core", "scratchcnn/losses.py", "dlogits[rows, labels] -= 1", "dlogits[rows, labels] += 1",
+     "softmax cross-entropy gradient sign"),
+    ("core", "scratchcnn/losses.py", "return loss, dlogits / logits.dtype.type(n)",
+     "return loss, dlogits", "loss gradient not divided by N"),
+    ("core", "scratchcnn/kernels/winograd.py", "[0.5, -0.5, 0.5],", "[0.5, 0.5, 0.5],",
+     "Winograd G with a wrong sign"),
+    ("core", "scratchcnn/explain/cam.py", "return grads.mean(axis=(2, 3)), activations",
+     "return grads.sum(axis=(2, 3)), activations", "Grad-CAM weights summed, not averaged"),
+    ("core", "scratchcnn/explain/cam.py", "return upsample(coarse, x.shape[2:])[:, None] * guided",
+     "return 0 * upsample(coarse, x.shape[2:])[:, None] + guided",
+     "Guided Grad-CAM ignores the Grad-CAM map"),
+    ("core", "scratchcnn/explain/gradients.py", "weight = (0.5 if k in (0, steps) else 1.0)",
+     "weight = (1.0 if k in (0, steps) else 1.0)", "Integrated Gradients: not a trapezoid"),
+    ("core", "scratchcnn/resize.py", "source = (np.arange(size_out) + 0.5)",
+     "source = (np.arange(size_out) + 0.0)", "upsampling without half-pixel centres"),
+    ("core", "scratchcnn/gradcheck.py",
+     "return float(np.max(np.abs(analytic - numerical))) / scale",
+     "return 0.0 * scale", "the gradient checker always passes"),
+    # --- the audit's list (issue 11) ----------------------------------------------------
+    ("audit", "scratchcnn/optim.py", "denom = (v / (1 - b2 ** t)) ** 0.5 + self.eps",
+     "denom = (v / (1 - b2 ** t) + self.eps) ** 0.5", "Adam: epsilon inside the square root"),
+    ("audit", "scratchcnn/optim.py", "denom = (v / (1 - b2 ** t)) ** 0.5 + self.eps",
+     "denom = (v / (1 - b2 ** t)) ** 0.5 + 1e-30", "Adam: epsilon removed"),
+    ("audit", "scratchcnn/optim.py", "grad = grad * mask                 # no gradient",
+     "grad = grad                 # no gradient", "masks: the gradient is not masked"),
+    ("audit", "scratchcnn/optim.py", "param *= mask                      # exactly zero",
+     "param *= 1                      # exactly zero", "masks: not re-applied after the step"),
+    ("audit", "scratchcnn/optim.py", 'state["velocity"] *= self.momentum',
+     'state["velocity"] *= 0', "SGD without momentum"),
+    ("audit", "scratchcnn/model.py", "for store in (node.layer.params, node.layer.buffers)",
+     "for store in (node.layer.params,)", "state_dict skips batch norm's running statistics"),
+    ("audit", "scratchcnn/checkpoint.py", "    model.load_state_dict(state)\n",
+     "    pass\n", "checkpoint.load never loads the saved weights"),
+    ("audit", "scratchcnn/datasets.py", "N_TRAIN, N_TEST, SPLIT_SEED = 8000, 2000, 0",
+     "N_TRAIN, N_TEST, SPLIT_SEED = 8000, 2000, 1", "another dataset split seed"),
+    ("audit", "scratchcnn/datasets.py", "left = rng.integers(0, 2 * max_shift + 1, n)",
+     "left = top", "random_shift: the same offset on both axes"),
+    ("audit", "scratchcnn/model.py", "    model.eval()\n    try:", "    try:",
+     "eval_mode never switches to eval"),
+    ("audit", "scratchcnn/train.py", "optimizer.lr *= lr_decay", "optimizer.lr *= 1",
+     "the learning-rate decay never applied"),
+    ("audit", "scratchcnn/train.py", "order = rng.permutation(len(x))",
+     "order = np.arange(len(x))", "the training data never shuffled"),
+]
+
+
+def apply(root, relative, original, mutated):
+    """Replace the one occurrence of ``original`` in root/relative; returns a function
+    that restores the file, its modification time included (so Numba's on-disk cache of
+    an unmutated kernel file stays valid)."""
+    path = root / relative
+    text, stamp = path.read_text(), path.stat()
+    count = text.count(original)
+    if count != 1:
+        raise ValueError(f"{relative}: expected exactly one {original!r}, found {count}")
+    path.write_text(text.replace(original, mutated))
+
+    def restore():
+        path.write_text(text)
+        os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    return restore
+
+
+def run_suite(root, timeout):
+    """True when the suite fails (the mutation is killed)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow",
+               "-p", "no:cacheprovider", "--ignore=tests/test_lessons.py"]
+    try:
+        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True, "timed out"
+    last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return result.returncode != 0, last
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["core", "audit"])
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per suite run")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if args.only in (None, m[0])]
+    if args.list:
+        for kind, relative, _, _, meaning in chosen:
+            print(f"{kind:6} {relative:34} {meaning}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="scratchcnn-mutations-") as folder:
+        root = Path(folder) / "repo"
+        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
+            ".venv", ".git", "output", ".pytest_cache"))
+        where = "import scratchcnn; print(scratchcnn.__file__)"
+        imported = subprocess.run([sys.executable, "-c", where], cwd=root, capture_output=True,
+                                  text=True, check=True).stdout
+        if not Path(imported.strip()).is_relative_to(root):
+            print(f"the copy imports scratchcnn from {imported.strip()}, not from {root}")
+            return 2
+        killed, clean = run_suite(root, args.timeout)
+        if killed:
+            print(f"the unmutated suite fails in the copy ({clean}); fix that first")
+            return 2
+        survivors, rows = [], []
+        for kind, relative, original, mutated, meaning in chosen:
+            tick = time.perf_counter()
+            restore = apply(root, relative, original, mutated)
+            try:
+                dead, last = run_suite(root, args.timeout)
+            finally:
+                restore()
+            verdict = "killed" if dead else "SURVIVED"
+            rows.append((kind, verdict))
+            if not dead:
+                survivors.append((kind, meaning))
+            print(f"{verdict:8} {kind:5} {meaning:60} {time.perf_counter() - tick:5.0f} s  "
+                  f"({last})", flush=True)
+    for kind in ("core", "audit"):
+        total = sum(1 for k, _ in rows if k == kind)
+        if total:
+            dead = sum(1 for k, v in rows if k == kind and v == "killed")
+            print(f"{kind}: {dead} / {total} killed")
+    print(f"all: {sum(v == 'killed' for _, v in rows)} / {len(rows)} killed")
+    return 1 if any(kind == "core" for kind, _ in survivors) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
