@@ -214,6 +214,17 @@ def test_batchnorm2d_follows_pytorch_momentum_convention(rng):
     np.testing.assert_allclose(layer.buffers["running_var"], 0.9 * 1 + 0.1 * var * 48 / 47)
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=(0, 2, 3)), var / (var + 1e-5))
+    # a second step, from running statistics that are no longer 0 and 1: the weights
+    # (1 - m) on the old value and m on the new one cannot be swapped unnoticed
+    running_mean, running_var = layer.buffers["running_mean"].copy(), \
+        layer.buffers["running_var"].copy()
+    x2 = rng.standard_normal((3, 2, 4, 4)) * 3 - 2
+    layer.forward(x2)
+    np.testing.assert_allclose(layer.buffers["running_mean"],
+                               0.9 * running_mean + 0.1 * x2.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(layer.buffers["running_var"],
+                               0.9 * running_var + 0.1 * x2.var(axis=(0, 2, 3)) * 48 / 47,
+                               rtol=1e-12)
     layer.training = False
     expected = (x - layer.buffers["running_mean"].reshape(1, -1, 1, 1)) / np.sqrt(
         layer.buffers["running_var"].reshape(1, -1, 1, 1) + 1e-5)
@@ -248,3 +259,24 @@ def test_he_normal_initialization():
         weights = model[name].params["W"]
         assert abs(weights.std() / np.sqrt(2 / fan_in) - 1) < 0.03
         assert abs(weights.mean()) < 0.01 and np.all(model[name].params["b"] == 0)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: Conv2D(2, 3, 3, padding=1), (2, 2, 5, 5)),
+    (lambda: ConvTranspose2D(2, 3, 3, stride=2), (2, 2, 3, 3)),
+    (lambda: Linear(4, 3), (2, 4)),
+    (lambda: BatchNorm2D(2), (3, 2, 4, 4)),
+], ids=["conv", "conv_transpose", "linear", "batch_norm"])
+def test_parameter_gradients_accumulate(rng, make, shape):
+    """The contract: backward *adds* into grads, so two backward passes of the same
+    forward give twice the gradient (a layer used twice must not lose the first use)."""
+    layer = make().astype(np.float64)
+    y = layer.forward(rng.standard_normal(shape))
+    dy = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    layer.backward(dy)
+    once = {key: grad.copy() for key, grad in layer.grads.items()}
+    layer.backward(dy)
+    for key, grad in layer.grads.items():
+        assert np.any(once[key] != 0), key
+        np.testing.assert_allclose(grad, 2 * once[key], rtol=1e-12, err_msg=key)

@@ -1,0 +1,93 @@
+"""Occlusion sensitivity (Zeiler & Fergus 2014, sec. 4.2 and Fig. 7): slide a grey
+square over the image and watch the class probability.
+
+This module is the plain definition: one full forward pass per occluder position,
+batched. (A faster version that recomputes only each occluder's cone of influence is
+planned, with this one as its reference twin.)
+"""
+import numpy as np
+
+from ..backend import array_module, to_numpy
+from ..layers.base import as_pair
+from ..losses import log_softmax
+from ..model import eval_mode
+from .base import as_targets, check_batch
+
+OUTPUTS = ("probability", "score")
+
+
+def occluder_positions(image_size, window, stride):
+    """Top-left corners (rows (oh,), cols (ow,)) of every window position: a
+    (wh, ww) window moved by ``stride`` inside an (H, W) image."""
+    (h, w), (wh, ww), (sh, sw) = image_size, window, stride
+    if wh > h or ww > w:
+        raise ValueError(f"window {window} is larger than the image {(h, w)}")
+    return np.arange(0, h - wh + 1, sh), np.arange(0, w - ww + 1, sw)
+
+
+def _target_outputs(model, images, targets, output):
+    """Probability or score of each image's target class: images (B, C, H, W) -> (B,)."""
+    logits = model.forward(images)
+    xp = array_module(logits)
+    values = log_softmax(logits) if output == "probability" else logits
+    picked = values[xp.arange(len(images)), xp.asarray(targets)]
+    return xp.exp(picked) if output == "probability" else picked
+
+
+def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
+              output="probability", batch_size=256):
+    """The target's probability (or score) with the image occluded at each position.
+
+    x: (N, C, H, W); window, stride: an int or a pair; baseline: the occluder's value
+    (all channels). returns (N, oh, ow): entry (n, i, j) is output(x_n with
+    x_n[:, i*sh : i*sh + wh, j*sw : j*sw + ww] = baseline), oh = (H - wh) // sh + 1.
+    """
+    check_batch(x)
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    window, stride = as_pair(window, "window"), as_pair(stride, "stride")
+    rows, cols = occluder_positions(x.shape[2:], window, stride)
+    (wh, ww), xp = window, array_module(x)
+    n = len(x)
+    targets = as_targets(target, n, _num_classes(model, x))
+    corners = [(r, c) for r in rows for c in cols]
+    result = np.empty((n, len(corners)))
+    with eval_mode(model):
+        for image in range(n):
+            for start in range(0, len(corners), batch_size):
+                chunk = corners[start:start + batch_size]
+                occluded = xp.repeat(x[image:image + 1], len(chunk), axis=0)
+                for k, (r, c) in enumerate(chunk):
+                    occluded[k, :, r:r + wh, c:c + ww] = baseline
+                result[image, start:start + len(chunk)] = to_numpy(_target_outputs(
+                    model, occluded, np.full(len(chunk), targets[image]), output))
+    return result.reshape(n, len(rows), len(cols))
+
+
+def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.0,
+                          batch_size=256):
+    """Per-pixel attribution (Captum's ``Occlusion`` definition): each pixel gets the mean,
+    over every window position that covers it, of the drop of the target's score,
+    S(x) - S(x occluded there). x: (N, C, H, W) -> (N, C, H, W) (the same value in every
+    channel, since the occluder covers all channels); 0 where no window reaches."""
+    window, stride = as_pair(window, "window"), as_pair(stride, "stride")
+    occluded = occlusion(model, x, target, window, stride, baseline, "score", batch_size)
+    with eval_mode(model):
+        n = len(x)
+        original = to_numpy(_target_outputs(model, x, as_targets(
+            target, n, _num_classes(model, x)), "score"))
+    drops = original[:, None, None] - occluded                      # (N, oh, ow)
+    rows, cols = occluder_positions(x.shape[2:], window, stride)
+    (wh, ww), (h, w) = window, x.shape[2:]
+    total, count = np.zeros((len(x), h, w)), np.zeros((h, w))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            total[:, r:r + wh, c:c + ww] += drops[:, i, j, None, None]
+            count[r:r + wh, c:c + ww] += 1
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    return np.repeat(mean[:, None], x.shape[1], axis=1).astype(x.dtype)
+
+
+def _num_classes(model, x):
+    with eval_mode(model):
+        return int(model.forward(x[:1]).shape[1])
