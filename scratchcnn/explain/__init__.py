@@ -5,10 +5,15 @@ from . import metrics
 from ..resize import bilinear_matrix, upsample
 from .cam import cam, cam_layers, grad_cam, grad_cam_weights, guided_grad_cam
 from .deconvnet import DeconvNet, top_activation_seed
+from .features import feature_maps, receptive_field, top_activations
 from .gradients import (backprop_to_input, deconvnet, guided_backprop, integrated_gradients,
                         saliency, smoothgrad)
+from .maximize import channel_objective, class_model, class_objective, maximize_activation
+from .occlusion import occlusion, occlusion_attribution
 
-__all__ = ["DeconvNet", "backprop_to_input", "bilinear_matrix", "cam", "cam_layers", "deconvnet",
+__all__ = ["DeconvNet", "backprop_to_input", "bilinear_matrix", "cam", "cam_layers",
+           "channel_objective", "class_model", "class_objective", "deconvnet", "feature_maps",
            "grad_cam", "grad_cam_weights", "guided_backprop", "guided_grad_cam",
-           "integrated_gradients", "metrics", "saliency", "smoothgrad", "top_activation_seed",
-           "upsample"]
+           "integrated_gradients", "maximize_activation", "metrics", "occlusion",
+           "occlusion_attribution", "receptive_field", "saliency", "smoothgrad",
+           "top_activation_seed", "top_activations", "upsample"]
