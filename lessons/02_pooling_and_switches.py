@@ -4,14 +4,31 @@ What you will learn
   * max pooling keeps the largest value of each window and throws away *where*
     it was; the *switches* remember that place;
   * unpooling puts each value back at its switch (zeros elsewhere): this is how
-    Zeiler & Fergus's DeconvNet projects a feature back to pixels without blur;
+    Zeiler & Fergus's DeconvNet projects a feature back to pixels; the backward
+    pass of max pooling does exactly the same with the gradient;
   * transposed filtering spreads each value over a kernel-sized patch.
-Reproduces the slides "Making the Training Visible" (Ruhr-Universität Bochum):
-"DeconvNet: unpooling => rectification => filtering", the 2x2 input [[4, 3],
-[2, 0]] filtered with [[1,1,1],[1,2,1],[1,1,1]] into a 6x6 map, and
-"Reversible max pooling, to get reconstruction clean".
+
+The equations (k x k windows, stride k; window (i, j) covers rows ki..ki+k-1, columns kj..kj+k-1)
+  max pooling:   y[i, j] = max_{(p, q) in window(i, j)} x[p, q]
+  its switch:    s[i, j] = argmax_{(p, q) in window(i, j)} x[p, q]   (where the max was)
+  unpooling:     u[s[i, j]] = y[i, j], and u = 0 everywhere else
+  backward:      dx[s[i, j]] = dy[i, j], and dx = 0 everywhere else (dy routed to s)
+  transposed filtering (stride t): every input value stamps a scaled copy of the filter,
+                 z[t*i + u, t*j + v] += W[u, v] * y[i, j]
+  (the adjoint of the convolution of lesson 01: Zeiler & Fergus "filter" with the
+  transposed filters of the forward convolution).
+
+Sources
+  * Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014,
+    sec. 2.1 (unpooling with switches, rectification, filtering; their Fig. 1);
+  * the slides "Making the Training Visible" (Ruhr-Universität Bochum, shared/seeds/003):
+    "DeconvNet: unpooling => rectification => filtering", the 2x2 input [[4, 3],
+    [2, 0]] filtered with [[1,1,1],[1,2,1],[1,1,1]] into a 6x6 map (figure
+    2_transposed_filtering), and "Reversible max pooling, to get reconstruction
+    clean" (figure 3_reversible_pooling).
 """
 import numpy as np
+
 import scratchcnn as sc
 from scratchcnn import plot
 
@@ -35,9 +52,22 @@ print("switches (row, col) of each maximum:",
 unpool = sc.MaxUnpool2D(pool)
 unpooled = unpool.forward(pooled)
 print("unpooled (Zeiler & Fergus 2014, sec. 2.1):\n", unpooled[0, 0])
+at_switches = unpooled[0, 0][rows, cols]
+print(f"   the maxima {pooled[0, 0].ravel().tolist()} are back at their switches: "
+      f"{np.array_equal(at_switches, pooled[0, 0])}; the other "
+      f"{unpooled.size - np.count_nonzero(unpooled)} of {unpooled.size} cells are 0")
+# The backward pass of max pooling routes the gradient dy along the same switches:
+dy = np.array([[10.0, 20.0], [30.0, 40.0]])[None, None]
+dx = pool.backward(dy)
+print(f"   MaxPool2D.backward(dy) equals unpooling dy: {np.array_equal(dx, unpool.forward(dy))}")
 fig = plot.number_grids([feature_map[0, 0], pooled[0, 0], unpooled[0, 0]],
-                        ["feature map", "max pooled 2x2", "unpooled at the switches"])
-common.save(fig, args, "1_pool_switches_unpool.png")
+                        ["feature map", "max pooled 2x2", "unpooled at the switches"],
+                        shared=True)
+common.save(fig, args, "1_pool_switches_unpool.png",
+            "A 4x4 feature map, its 2x2 max pooling, and the unpooling that puts each maximum "
+            "back at its switch: look at the four maxima returning to their own cells while "
+            "every other cell becomes 0. The reversible max pooling of Zeiler & Fergus 2014 "
+            "(sec. 2.1), as on the Bochum slides.")
 
 # --- 3. The slides' transposed filtering: 2x2 -> 6x6 ------------------------------------------
 kernel = np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]], dtype=np.float64)
@@ -47,9 +77,17 @@ spread.params["b"][:] = 0
 small = np.array([[4, 3], [2, 0]], dtype=np.float64)[None, None]
 big = spread.forward(small)[0, 0]
 print("transposed filtering of [[4, 3], [2, 0]] (the slide's 6x6):\n", big)
-assert big[1, 1] == 8 and big[1, 4] == 6 and big[4, 1] == 4   # the circled centres: 2 x value
+stamps = all(np.array_equal(big[3 * i:3 * i + 3, 3 * j:3 * j + 3], small[0, 0, i, j] * kernel)
+             for i in range(2) for j in range(2))
+print(f"   each 3x3 block is the input value times the filter: {stamps}; the centres "
+      f"{big[1, 1]:g}, {big[1, 4]:g}, {big[4, 1]:g}, {big[4, 4]:g} are 2 x value "
+      f"(the slide circles the 8)")
 fig = plot.number_grids([kernel, small[0, 0], big], ["filter", "input", "transposed filtering"])
-common.save(fig, args, "2_transposed_filtering.png")
+common.save(fig, args, "2_transposed_filtering.png",
+            "Transposed filtering with stride 3: each value of the 2x2 input stamps a copy of "
+            "the 3x3 filter scaled by that value into the 6x6 output; look at the centres, "
+            "twice the input value. Reproduces the slide 'DeconvNet: unpooling => "
+            "rectification => filtering' of the Bochum slides.")
 
 # --- 4. Why switches: reconstruct a digit's feature map ---------------------------------------
 x, label = common.digit(1)
@@ -57,20 +95,40 @@ edges = sc.Conv2D(1, 1, 3, padding=1)
 edges.params["W"][0, 0] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
 edges.params["b"][:] = 0
 relu, pool4 = sc.ReLU(), sc.MaxPool2D(4)
-activation = relu.forward(edges.forward(x))
-pooled4 = pool4.forward(activation)
+activation = relu.forward(edges.forward(x))                          # (1, 1, 28, 28)
+pooled4 = pool4.forward(activation)                                  # (1, 1, 7, 7)
 with_switches = sc.MaxUnpool2D(pool4).forward(pooled4)
 without_switches = np.repeat(np.repeat(pooled4, 4, axis=2), 4, axis=3)   # copy into each window
-fig = plot.image_grid([x[0], activation[0], pooled4[0], with_switches[0], without_switches[0]],
-                      [f"digit {label}", "edge map (ReLU)", "max pool 4x4",
-                       "unpool with switches", "upsample without"], columns=5, cmap="magma")
-common.save(fig, args, "3_reversible_pooling.png")
-kept = np.count_nonzero(with_switches) / np.count_nonzero(activation)
-print(f"unpooling keeps {100 * kept:.0f}% of the active pixels, each exactly where it was;")
-print("upsampling without switches smears every maximum over its whole 4x4 window.")
 
-print("What to look at:")
-print("  * 1_pool_switches_unpool: each window's maximum (4, 2, 2, 7) returns to its own cell;"
-      " everything else is 0.")
-print("  * 2_transposed_filtering: each input value stamps a scaled copy of the filter.")
-print("  * 3_reversible_pooling: with switches the strokes stay sharp; without, they blur.")
+# The digit in grey; the four non-negative maps on ONE scale from 0 (pooling keeps values).
+maps = [activation[0, 0], pooled4[0, 0], with_switches[0, 0], without_switches[0, 0]]
+scale = plot.row_scale(maps, "positive")
+fig = plot.image_and_maps(x[0], maps, "positive",
+                          ["edge map after ReLU (28x28)", "max pool 4x4 (7x7)",
+                           "unpooled with switches", "upsampled without"], f"digit {label}",
+                          title=f"Unpooling with and without switches: the four maps share one "
+                                f"scale, 0 to {scale:.2f}")
+common.save(fig, args, "3_reversible_pooling.png",
+            "A digit's vertical-edge map after ReLU, its 4x4 max pooling, and two ways back to "
+            "28x28 on one shared scale: look at the unpooled map, a few exact dots in place, "
+            "against the upsampled one, blocks that cover pixels where the edge map was 0. The "
+            "slides' 'Reversible max pooling, to get reconstruction clean' (Zeiler & Fergus 2014).")
+
+active = activation > 0
+kept = np.count_nonzero(with_switches)
+print(f"edge map: {np.count_nonzero(active)} active pixels; {np.count_nonzero(pooled4)} of the "
+      f"{pooled4.size} 4x4 windows have a nonzero maximum")
+print(f"   with switches: {kept} nonzero pixels = {kept / np.count_nonzero(active):.0%} of the "
+      f"active ones, each with its exact value at its exact place: "
+      f"{np.array_equal(with_switches[with_switches > 0], activation[with_switches > 0])}; "
+      f"nothing outside the edge map: {np.count_nonzero(with_switches[~active])} pixels")
+switch_rows, switch_cols = np.divmod(pool4.switches[0, 0], 28)     # (7, 7) each
+switch_rows = np.repeat(np.repeat(switch_rows, 4, axis=0), 4, axis=1)   # each pixel: its
+switch_cols = np.repeat(np.repeat(switch_cols, 4, axis=0), 4, axis=1)   # window's switch
+pixel_rows, pixel_cols = np.indices((28, 28))
+distance = np.hypot(pixel_rows - switch_rows, pixel_cols - switch_cols)[without_switches[0, 0] > 0]
+outside = np.count_nonzero(without_switches[~active])
+print(f"   without switches: {np.count_nonzero(without_switches)} nonzero pixels, "
+      f"{outside} of them ({outside / np.count_nonzero(without_switches):.0%}) where the edge "
+      f"map was 0; each maximum is copied {distance.mean():.1f} pixels from its place on "
+      f"average, up to {distance.max():.1f}")

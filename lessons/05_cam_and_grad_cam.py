@@ -2,15 +2,24 @@
 
 What you will learn
   * with global average pooling (GAP) before the last layer, the class score is a
-    weighted sum of feature-map averages, so the same weights spread over the maps
-    show *where* the class evidence is: CAM, F_c(x, y) = sum_k w_ck f_k(x, y)
-    (Vasu & Savakis eq. 1; Zhou et al.), as in the blog "Visual Explanation of
-    Neural Networks in Deep Learning";
-  * Grad-CAM gets the channel weights from gradients instead, w_k = mean dS_c/dA_k,
-    so it works on any network; on a GAP network it *is* CAM (times h*w);
-  * the maps for the true class and for a wrong class differ.
+    weighted sum of feature-map averages, S_c = sum_k w_ck (1/Z) sum_xy f_k(x, y), so
+    the same weights spread over the maps show *where* the class evidence is:
+        CAM:       M_c(x, y) = sum_k w_ck f_k(x, y)
+    (Zhou et al. 2016, "Learning deep features for discriminative localization";
+    Vasu & Savakis, "Visualizing the Resilience of Deep Convolutional Network
+    Interpretations", eq. 1), upsampled and laid over the image as in the blog
+    "Visual Explanation of Neural Networks in Deep Learning";
+  * Grad-CAM (Selvaraju et al. 2017, "Grad-CAM: visual explanations from deep
+    networks via gradient-based localization"; Gao & Mosalam) gets the channel
+    weights from gradients instead, so it works on any network:
+        alpha_k = (1/Z) sum_ij dS_c/dA_k,ij,    L_c = ReLU(sum_k alpha_k A_k)
+    with Z = h*w pixels of the feature maps A. On a GAP network alpha_k = w_ck / Z,
+    so CAM = h*w * Grad-CAM before its ReLU; the lesson computes the difference;
+  * where the maps peak, measured: on a stroke or not, for the true class and the
+    runner-up, at two layers.
 """
 import numpy as np
+
 import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
 
@@ -25,38 +34,107 @@ _, (x_test, y_test) = data
 print(model)
 print(f"   held-out accuracy {100 * history['val_accuracy'][-1]:.2f}%")
 
-x, y = x_test[:6], y_test[:6]
+x, y = x_test[:100], y_test[:100]
 logits = sc.predict(model, x)
-runner_up = np.argsort(logits, axis=1)[:, -2]             # the most likely wrong class
-
-# --- 1. CAM and Grad-CAM agree on a GAP network -------------------------------------------
-last, _ = explain.cam_layers(model)                        # the feature maps entering the GAP
-cam = explain.cam(model, x, y)
-grad_cam = explain.grad_cam(model, x, y, layer=last, relu=False)
-h, w = cam.shape[1:]
-gap = float(np.abs(cam - h * w * grad_cam).max() / np.abs(cam).max())
-print(f"   CAM vs h*w * Grad-CAM at {last} ({h}x{w} maps): max relative difference {gap:.1e}")
-
-# --- 2. True class vs the runner-up, on the image ------------------------------------------
+others = logits.copy()
+others[np.arange(len(y)), y] = -np.inf
+runner_up = others.argmax(axis=1)                          # the most likely wrong class
 size = x.shape[2:]
-cam_true = explain.upsample(cam, size)
-cam_wrong = explain.upsample(explain.cam(model, x, runner_up), size)
-grad_cam_true = explain.upsample(explain.grad_cam(model, x, y, layer=last), size)
-fig = plot.method_grid(x, [("digit", "image", x), ("CAM, true class", "heat", cam_true),
-                           ("Grad-CAM, true class", "heat", grad_cam_true),
-                           ("CAM, runner-up class", "heat", cam_wrong),
-                           ("CAM, signed", "signed", cam_true)],
-                       row_titles=[f"{t} (2nd: {r})" for t, r in zip(y, runner_up)])
-common.save(fig, args, "1_cam_true_vs_wrong.png")
 
-# --- 3. Grad-CAM at an earlier layer: finer but noisier ---------------------------------------
-early = explain.upsample(explain.grad_cam(model, x, y, layer="relu2"), size)
-fig = plot.method_grid(x[:4], [("digit", "image", x), ("Grad-CAM relu2", "heat", early),
-                               (f"Grad-CAM {last}", "heat", grad_cam_true)])
-common.save(fig, args, "2_grad_cam_layers.png")
+# --- 1. CAM and Grad-CAM are the same map on a GAP network ---------------------------------
+last, _ = explain.cam_layers(model)                        # the feature maps entering the GAP
+cam, cam_other = explain.cam(model, x, y), explain.cam(model, x, runner_up)
+grad_cam_signed = explain.grad_cam(model, x, y, layer=last, relu=False)
+h, w = cam.shape[1:]
+gap = float(np.abs(cam - h * w * grad_cam_signed).max() / np.abs(cam).max())
+print(f"   CAM vs h*w * Grad-CAM(relu=False) at {last} (h*w = {h}x{w} = {h * w}), "
+      f"{len(x)} digits: max |difference| / max |CAM| = {gap:.1e}")
+
+# --- 2. Where does the map peak? -------------------------------------------------------------
+stroke = x[:, 0] > 0.5                                     # stroke pixels of each digit
+
+
+def peak_on_stroke(maps):
+    """(N, h, w) -> (N,) bool: does the upsampled map's argmax fall on a stroke pixel?"""
+    peaks = explain.upsample(maps, size).reshape(len(maps), -1).argmax(axis=1)
+    return stroke.reshape(len(maps), -1)[np.arange(len(maps)), peaks]
+
+
+hits, hits_other = peak_on_stroke(cam), peak_on_stroke(cam_other)
+print(f"   the CAM peak (upsampled argmax) lies on a stroke pixel (image > 0.5) in "
+      f"{hits.sum()} of {len(x)} test digits for the true class, {hits_other.sum()} for the "
+      f"runner-up; a random pixel would be a stroke pixel {100 * stroke.mean():.1f}% of the time")
+missed = np.bincount(y[~hits], minlength=10)
+print("   digits whose CAM peak is off the strokes, per class: " +
+      ", ".join(f"{c}: {missed[c]}/{(y == c).sum()}" for c in range(10) if (y == c).any()))
+inside = (np.maximum(explain.upsample(cam, size), 0) * stroke).sum(axis=(1, 2)) / np.maximum(
+    np.maximum(explain.upsample(cam, size), 0).sum(axis=(1, 2)), 1e-12)
+print(f"   share of the positive CAM on stroke pixels: {100 * inside.mean():.1f}% (mean over "
+      f"{len(x)} digits)")
+
+# --- 3. The figure: each digit for its true class and for its runner-up ----------------------
+correct = np.flatnonzero(logits.argmax(axis=1) == y)
+shown = []                                                  # 4 correct digits of 4 classes
+for i in correct:
+    if y[i] not in y[shown] and len(shown) < 4:
+        shown.append(i)
+off_stroke = [i for i in correct if not hits[i] and y[i] not in y[shown[:3]]]
+if len(shown) == 4 and hits[shown].all() and off_stroke:   # show one off-stroke peak too
+    shown[3] = off_stroke[0]
+shown = np.array(shown if len(shown) == 4 else [0, 1, 2, 3])
+columns = np.repeat(shown, 2)
+is_other = np.tile([False, True], len(shown))
+targets = np.where(is_other, runner_up[columns], y[columns])
+cam_cols = explain.upsample(explain.cam(model, x[columns], targets), size)
+grad_cam_cols = h * w * explain.upsample(
+    explain.grad_cam(model, x[columns], targets, layer=last, relu=False), size)
+titles = [f"{y[i]}: class {t}" + (" (2nd)" if o else " (true)")
+          for i, t, o in zip(columns, targets, is_other)]
+fig = plot.method_grid(x[columns], [
+    ("digit", "image", x[columns]),
+    ("CAM M_c (signed)", "signed", cam_cols),
+    ("h*w Grad-CAM, no ReLU", "signed", grad_cam_cols),
+    ("h*w Grad-CAM = ReLU(CAM)", "positive", np.maximum(grad_cam_cols, 0))],
+    column_titles=titles, size=1.6)
+panels = fig.panels                                         # (rows, images)
+for j, m in enumerate(cam_cols):                            # mark each map's peak, and
+    row, col = np.unravel_index(m.argmax(), m.shape)        # outline the digit in grey
+    for r in (1, 2, 3):
+        if r < 3:
+            panels[r, j].contour(x[columns[j], 0], levels=[0.5], colors="0.45", linewidths=0.6)
+        panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2)
+common.save(fig, args, "1_cam_equals_grad_cam.png",
+            "CAM and h*w times Grad-CAM without its ReLU (signed, blue < 0 < red, the digit "
+            "outlined in grey), and the "
+            "rectified Grad-CAM in viridis over the grey digit at alpha 0.6, for four digits "
+            "each explained for its true class and its runner-up; one scale per row, so true "
+            "and runner-up share it; x marks the peak. Look at the two signed rows: they are "
+            "identical. Reproduces the CAM overlays of Zhou et al. 2016 / Vasu & Savakis and "
+            "Grad-CAM of Selvaraju et al. 2017.")
+
+# --- 4. Grad-CAM at an earlier layer ---------------------------------------------------------
+print("   Grad-CAM by layer, on the same digits:  peak on a stroke   corr(true, runner-up)")
+layer_maps = {}
+for layer in ("relu2", last):
+    true_map = explain.grad_cam(model, x, y, layer=layer)
+    other_map = explain.grad_cam(model, x, runner_up, layer=layer)
+    a, b = true_map.reshape(len(x), -1), other_map.reshape(len(x), -1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-30)
+    print(f"   {layer:>6} ({true_map.shape[1]}x{true_map.shape[2]}): "
+          f"{peak_on_stroke(true_map).sum():3d} of {len(x)} digits          mean {r.mean():.2f}")
+    layer_maps[layer] = explain.upsample(true_map[shown], size)
+fig = plot.method_grid(x[shown], [("digit", "image", x[shown])] + [
+    (f"Grad-CAM {layer}", "positive", maps) for layer, maps in layer_maps.items()],
+    column_titles=[f"digit {y[i]}, class {y[i]}" for i in shown], size=1.9)
+common.save(fig, args, "2_grad_cam_layers.png",
+            "Grad-CAM for the true class at relu2 (14x14) and at the last ReLU (7x7), in "
+            "viridis over the grey digit at alpha 0.6, one scale per row. Look at how much "
+            "finer the relu2 map is, and compare where each row peaks with the printed "
+            "stroke counts. Grad-CAM at two depths as in Selvaraju et al. 2017.")
 
 print("What to look at:")
-print("  * 1_cam_true_vs_wrong: the true class lights up the strokes that make the digit;")
-print("    the runner-up class looks at the part that could belong to it (the loop of a 9")
-print("    for a 4, say). The signed CAM shows where evidence *against* the class sits.")
-print("  * 2_grad_cam_layers: earlier layers have more pixels but less class meaning.")
+print("  * 1_cam_equals_grad_cam: the two signed rows are the same picture (the difference")
+print("    printed above); the x marks each map's peak: compare it with the stroke counts.")
+print("  * 2_grad_cam_layers: the rows differ in resolution; the table above says how often")
+print("    each layer's map peaks on a stroke and how much it changes with the class.")

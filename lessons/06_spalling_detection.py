@@ -27,7 +27,11 @@ train, test = (x[:split], y[:split]), (x[split:], y[split:])
 print(f"   {count} surfaces ({np.bincount(y).tolist()} intact/crack/spalling), "
       f"{split} for training, {count - split} held out")
 fig = plot.image_grid(x[:12], [sc.datasets.SURFACE_CLASS_NAMES[c] for c in y[:12]], columns=6)
-common.save(fig, args, "1_surfaces.png")
+common.save(fig, args, "1_surfaces.png",
+            "Twelve of the procedural concrete surfaces, each titled with its class (intact, "
+            "crack or spalling), with stains, shadows and formwork joints as distractors. Look "
+            "for the defects the network must find. They stand in for the photographs of "
+            "Gao & Mosalam's spalling data set.")
 
 model, history = common.trained(
     args, "gap-surface", lambda: zoo.gap_model(3, 3, widths=(16, 32, 64)), (train, test),
@@ -48,9 +52,10 @@ scores = {"guided backprop": np.abs(guided).max(axis=1),
           "Grad-CAM": grad_cam,
           "Guided Grad-CAM": np.abs(guided_grad_cam).max(axis=1)}
 print(f"   on {len(xd)} held-out defect images:      pointing game   energy in mask")
+results = {}
 for name, maps in scores.items():
-    line = f"   {name:>16}: all {100 * metrics.pointing_game(maps, md):5.1f}% " \
-           f"{100 * metrics.energy_in_mask(maps, md):6.1f}%  |"
+    results[name] = (metrics.pointing_game(maps, md), metrics.energy_in_mask(maps, md))
+    line = f"   {name:>16}: all {100 * results[name][0]:5.1f}% {100 * results[name][1]:6.1f}%  |"
     for c in (1, 2):
         pick = yd == c
         if pick.any():
@@ -59,19 +64,34 @@ for name, maps in scores.items():
             class_name = sc.datasets.SURFACE_CLASS_NAMES[c]
             line += f"  {class_name} {100 * hits:5.1f}% {100 * energy:5.1f}%"
     print(line)
-print(f"   (a map spread evenly would put {100 * md.mean():.1f}% of its energy in the masks)")
+even = md.reshape(len(md), -1).mean(axis=1).mean()
+print(f"   (a map spread evenly would put {100 * even:.1f}% of its energy in the masks)")
+best_pointing = max(results, key=lambda k: results[k][0])
+best_energy = max(results, key=lambda k: results[k][1])
+print(f"   highest pointing game: {best_pointing} ({100 * results[best_pointing][0]:.1f}%); "
+      f"most energy in the mask: {best_energy} ({100 * results[best_energy][1]:.1f}%, "
+      f"{results[best_energy][1] / even:.1f}x the even spread)")
 
-rows = np.concatenate([np.flatnonzero(yd == 1)[:3], np.flatnonzero(yd == 2)[:3]])
-fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows]),
-                                  ("guided backprop", "gradient", guided[rows]),
-                                  ("Grad-CAM", "heat", grad_cam[rows]),
-                                  ("Guided Grad-CAM", "gradient", guided_grad_cam[rows])],
-                       masks=md[rows], outline=("image", "heat"),
-                       row_titles=[sc.datasets.SURFACE_CLASS_NAMES[c] for c in yd[rows]])
-common.save(fig, args, "2_gbp_gradcam_guided_gradcam.png")
+for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks are thin and
+    rows = np.flatnonzero(yd == c)[:4]             # weaker, a shared row scale would hide them
+    if len(rows) == 0:
+        continue
+    class_name = sc.datasets.SURFACE_CLASS_NAMES[c]
+    fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows])] + [
+        (f"{name}{' max|RGB|' if name != 'Grad-CAM' else ''}", "positive", maps[rows])
+        for name, maps in scores.items()],
+        masks=md[rows], outline=("image",) if c == 1 else ("image", "positive"),
+        column_titles=[f"{class_name} {i}" for i in range(len(rows))], size=2.1)
+    common.save(fig, args, f"{number}_gbp_gradcam_guided_gradcam_{class_name}.png",
+                f"Guided backprop, Grad-CAM and Guided Grad-CAM (rows; the non-negative maps "
+                f"that are scored, largest |value| over RGB for the gradient maps) for four "
+                f"held-out {class_name} images, in viridis over the surface at alpha 0.6, one "
+                f"scale per row; the true defect is outlined in white"
+                f"{' in the top row' if c == 1 else ''}. Look at how much of each map lies on "
+                f"the defect. Reproduces the GBP / Grad-CAM / Guided Grad-CAM figure of "
+                f"Gao & Mosalam.")
 
 print("What to look at:")
-print("  * 2_gbp_gradcam_guided_gradcam: Grad-CAM is coarse but lands on the defect;")
-print("    guided backprop is sharp but lights up every edge, stains and joints included;")
-print("    their product, Guided Grad-CAM, is sharp *and* on the defect (as in the paper).")
-print("  * The scores put numbers on it: compare each method's energy with the even-spread line.")
+print("  * 2_... (cracks) and 3_... (spalls): compare each row with the defect; the two")
+print("    scores above (pointing game, energy in mask) measure the same comparison on all")
+print(f"    {len(xd)} held-out defects, against the even-spread line.")

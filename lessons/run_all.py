@@ -10,6 +10,7 @@ lesson printed.
 """
 import argparse
 import html
+import json
 import subprocess
 import sys
 import time
@@ -25,34 +26,54 @@ def lesson_files(only=None):
     return [p for p in files if only is None or p.name.startswith(only)]
 
 
-def title_of(path):
+def docstring_of(path):
+    """(title line, the rest) of a lesson's module docstring."""
     source = path.read_text()
     start = source.index('"""') + 3
-    return source[start:source.index("\n", start)].strip()
+    text = source[start:source.index('"""', start)].strip()
+    title, _, rest = text.partition("\n")
+    return title.strip(), rest.strip()
+
+
+STYLE = """body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em;line-height:1.45}
+figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.95em;color:#333;max-width:60em;margin-top:.4em}
+.intro{white-space:pre-wrap;font-size:.92em;background:#f7f7f2;padding:.8em;border-radius:4px}
+pre{background:#f4f4f4;padding:.6em;overflow:auto;font-size:.85em}
+.fail{color:#b00}.meta{color:#777;font-size:.85em}h2{border-top:2px solid #ccc;padding-top:.6em}"""
 
 
 def write_gallery(out, runs):
+    """OUT/index.html: per lesson its introduction, every figure at full width (click for
+    the full-size image) with its caption, and what the lesson printed. No external assets."""
     sections = []
     for path, ok, seconds, output in runs:
         folder = out / path.stem
+        captions_file = folder / "captions.json"
+        captions = json.loads(captions_file.read_text()) if captions_file.exists() else {}
         figures = "".join(
-            f'<figure><img src="{html.escape(f"{path.stem}/{png.name}")}" loading="lazy">'
-            f"<figcaption>{html.escape(png.name)}</figcaption></figure>"
+            f'<figure id="{html.escape(f"{path.stem}-{png.stem}")}">'
+            f'<a href="{html.escape(f"{path.stem}/{png.name}")}">'
+            f'<img src="{html.escape(f"{path.stem}/{png.name}")}" '
+            f'alt="{html.escape(png.stem)}"></a><figcaption><b>{html.escape(png.name)}</b>: '
+            f"{html.escape(captions.get(png.name, 'no caption'))}</figcaption></figure>"
             for png in sorted(folder.glob("*.png")))
+        title, intro = docstring_of(path)
         status = "" if ok else ' <span class="fail">FAILED</span>'
         sections.append(
-            f'<section id="{path.stem}"><h2>{html.escape(path.stem)}: '
-            f"{html.escape(title_of(path))}{status}</h2>"
-            f'<p class="meta">{seconds:.1f} s</p>{figures}'
-            f"<details><summary>what it printed</summary><pre>{html.escape(output)}</pre>"
-            f"</details></section>")
-    toc = "".join(f'<li><a href="#{p.stem}">{html.escape(p.stem)}</a></li>' for p, *_ in runs)
+            f'<section id="{path.stem}"><h2>{html.escape(path.stem)}: {html.escape(title)}'
+            f'{status}</h2><p class="meta">ran in {seconds:.1f} s</p>'
+            f'<div class="intro">{html.escape(intro)}</div>{figures}'
+            f"<h3>What the lesson measured and printed</h3><pre>{html.escape(output)}</pre>"
+            "</section>")
+    toc = "".join(f'<li><a href="#{p.stem}">{html.escape(p.stem)}: '
+                  f"{html.escape(docstring_of(p)[0])}</a></li>" for p, *_ in runs)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>scratchcnn lessons</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}}
-figure{{display:inline-block;margin:.5em;vertical-align:top}}img{{max-width:560px}}
-figcaption{{font-size:.8em;color:#555}}pre{{background:#f4f4f4;padding:.5em;overflow:auto}}
-.fail{{color:#b00}}.meta{{color:#777;font-size:.85em}}</style></head><body>
-<h1>scratchcnn: how a convolutional network sees</h1><ol>{toc}</ol>{"".join(sections)}
+<style>{STYLE}</style></head><body>
+<h1>scratchcnn: how a convolutional network sees</h1>
+<p>Each lesson below is a script in <code>lessons/</code>; every number on this page was
+computed by it on the embedded data. Click a figure to open it at full size.</p>
+<ol>{toc}</ol>{"".join(sections)}
 </body></html>"""
     (out / "index.html").write_text(page)
     return out / "index.html"

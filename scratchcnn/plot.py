@@ -2,6 +2,17 @@
 
 Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot, no
 window), so they render on any machine; call ``fig.savefig(path)``.
+
+The figure standard (every lesson uses these functions):
+* signed maps (gradients, DeconvNet, signed CAM, filters, feature maps before a ReLU):
+  the diverging SIGNED_CMAP, centred at 0 with a symmetric range, and a colourbar;
+* non-negative maps (Grad-CAM, |saliency|, activations after a ReLU, probabilities):
+  the perceptual sequential POSITIVE_CMAP from 0, and a colourbar;
+* images: grey (or their own colours), on their own range;
+* one scale per figure row (every panel of a row shares vmin/vmax and one colourbar);
+* an overlay keeps the image visible: the map at a stated alpha over the grey image;
+* a map that is constant, or all <= 0 where a non-negative map is expected, still
+  draws, and its panel says so.
 """
 import numpy as np
 from matplotlib.figure import Figure
@@ -46,26 +57,33 @@ def image_grid(images, titles=None, columns=8, cmap="gray", title=None, size=1.6
     return fig
 
 
-def number_grid(ax, matrix, title=None, cmap="Greys_r", fmt="{:g}"):
-    """Draw a small matrix as an image with its numbers written in each cell."""
+def number_grid(ax, matrix, title=None, cmap="Greys_r", fmt="{:g}", limits=None):
+    """Draw a small matrix as an image with its numbers written in each cell; grey levels
+    on ``limits`` = (low, high), by default the matrix's own range."""
     matrix = to_numpy(matrix)
-    ax.imshow(matrix, cmap=cmap)
-    span = float(matrix.max() - matrix.min()) or 1.0
+    low, high = limits if limits is not None else (float(matrix.min()), float(matrix.max()))
+    ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high)
+    span = (high - low) or 1.0
     for (i, j), value in np.ndenumerate(matrix):
-        dark = (value - matrix.min()) / span < 0.5
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
-                color="white" if dark else "black")
+        dark = (value - low) / span < 0.5
+        ax.text(j, i, fmt.format(value + 0.0), ha="center", va="center", fontsize=8,
+                color="white" if dark else "black")           # + 0.0: no "-0"
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=9)
 
 
-def number_grids(matrices, titles, size=2.4):
-    """Several small annotated matrices side by side."""
+def number_grids(matrices, titles, size=2.4, shared=False):
+    """Several small annotated matrices side by side; ``shared=True`` puts them on one
+    grey scale (the same value, the same grey in every panel)."""
     fig, axes = _grid(1, len(matrices), size)
+    limits = None
+    if shared:
+        values = np.concatenate([np.ravel(to_numpy(m)) for m in matrices])
+        limits = (float(values.min()), float(values.max()))
     for ax, matrix, title in zip(axes.flat, matrices, titles):
-        number_grid(ax, matrix, title)
+        number_grid(ax, matrix, title, limits=limits)
     return fig
 
 
@@ -89,70 +107,133 @@ def training_curves(histories, labels):
     return fig
 
 
-# ----- explanation maps ----------------------------------------------------------------------
-def normalize(values, signed=False, eps=1e-12):
-    """Scale a map for display only (the methods return raw values).
+# ----- maps with a stated scale ----------------------------------------------------------------
+SIGNED_CMAP = "RdBu_r"         # diverging: blue < 0 (white) < red
+POSITIVE_CMAP = "viridis"      # perceptual, sequential, from 0
+MAP_KINDS = ("image", "signed", "positive", "gradient")
 
-    unsigned: (v - min) / (max - min + eps), in [0, 1];
-    signed:   v / (max|v| + eps), in [-1, 1], so 0 stays 0 (white on a diverging map).
-    A constant, all-zero or all-negative map gives finite numbers, never NaN.
+
+def row_scale(maps, kind):
+    """The one scale shared by a row of maps: max|v| for "signed" and "gradient" maps,
+    max(v) for "positive" maps (1.0 where that is 0, so an all-zero row still draws)."""
+    values = np.concatenate([np.ravel(to_numpy(m)).astype(np.float64) for m in maps])
+    top = np.abs(values).max() if kind in ("signed", "gradient") else values.max(initial=0.0)
+    return float(top) if top > 0 else 1.0
+
+
+def map_note(values, kind):
+    """A short note for a map that would otherwise look like an empty panel, else None."""
+    values = to_numpy(values)
+    if np.ptp(values) == 0:
+        return f"constant {float(values.flat[0]):.3g}"
+    if kind == "positive" and values.max() <= 0:
+        return "all <= 0"
+    return None
+
+
+def show_map(ax, values, kind, scale=None, image=None, mask=None, alpha=0.6):
+    """Draw one panel and return its AxesImage (for a colourbar).
+
+    kind: "image" (grey, or RGB for (3, H, W), on its own range); "signed"
+    (SIGNED_CMAP from -scale to +scale); "positive" (POSITIVE_CMAP from 0 to scale,
+    over ``image`` at ``alpha`` if given); "gradient" (a pixel-space gradient (C, H, W):
+    signed for C = 1, RGB around mid-grey for C = 3). ``scale`` defaults to this map's
+    own (row_scale of one map). ``mask`` (H, W) bool draws the ground-truth outline.
     """
-    values = to_numpy(values).astype(np.float64)
-    if signed:
-        return values / (np.abs(values).max() + eps)
-    return (values - values.min()) / (values.max() - values.min() + eps)
-
-
-def gradient_image(gradient):
-    """A pixel-space gradient (C, H, W) as something to look at: grey images (C=1)
-    as a signed map in [-1, 1]; colour images as RGB around mid-grey, 0.5 + g/(2 max|g|)."""
-    gradient = to_numpy(gradient)
-    if gradient.shape[0] == 1:
-        return normalize(gradient[0], signed=True)
-    return 0.5 + 0.5 * normalize(np.transpose(gradient, (1, 2, 0)), signed=True)
-
-
-def show_map(ax, values, kind, image=None, mask=None, alpha=0.5):
-    """Draw one panel. kind: "image" (as is), "heat" (normalized, over ``image`` if
-    given, jet), "signed" (diverging RdBu_r centred at 0), "gradient" (gradient_image).
-    ``mask`` (H, W) bool draws the ground-truth outline in white."""
+    if kind not in MAP_KINDS:
+        raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
     if kind == "image":
-        ax.imshow(as_display_image(values), cmap="gray")
-    elif kind == "heat":
-        if image is not None:
-            ax.imshow(as_display_image(image), cmap="gray")
-        ax.imshow(normalize(values), cmap="jet", alpha=alpha if image is not None else 1.0,
-                  vmin=0, vmax=1)
-    elif kind == "signed":
-        ax.imshow(normalize(values, signed=True), cmap="RdBu_r", vmin=-1, vmax=1)
-    elif kind == "gradient":
-        shown = gradient_image(values)
-        if shown.ndim == 2:
-            ax.imshow(shown, cmap="RdBu_r", vmin=-1, vmax=1)
-        else:
-            ax.imshow(np.clip(shown, 0, 1))
+        shown = ax.imshow(as_display_image(values), cmap="gray")
     else:
-        raise ValueError(f"kind must be 'image', 'heat', 'signed' or 'gradient', got {kind!r}")
+        values = to_numpy(values)
+        scale = row_scale([values], kind) if scale is None else scale
+        if kind == "gradient" and values.shape[0] == 3:
+            shown = ax.imshow(np.clip(0.5 + 0.5 * np.transpose(values, (1, 2, 0)) / scale, 0, 1))
+        elif kind in ("gradient", "signed"):
+            flat = values[0] if kind == "gradient" else values
+            shown = ax.imshow(flat, cmap=SIGNED_CMAP, vmin=-scale, vmax=scale)
+        else:
+            if image is not None:
+                ax.imshow(as_display_image(image), cmap="gray")
+            shown = ax.imshow(values, cmap=POSITIVE_CMAP, vmin=0, vmax=scale,
+                              alpha=alpha if image is not None else 1.0)
+        note = map_note(values, kind)
+        if note:
+            ax.text(0.5, 0.04, note, transform=ax.transAxes, ha="center", va="bottom",
+                    fontsize=7, color="black", backgroundcolor="white")
     if mask is not None:
         ax.contour(to_numpy(mask).astype(float), levels=[0.5], colors="white", linewidths=0.8)
     ax.set_xticks([])
     ax.set_yticks([])
+    return shown
 
 
-def method_grid(images, columns, masks=None, row_titles=None, size=1.7,
-                outline=("image", "heat", "signed", "gradient")):
-    """Rows = images, columns = methods: ``columns`` is a list of (title, kind, maps)
-    with maps indexable by image (kind as in ``show_map``); heat maps are drawn over
-    their image. ``masks`` (N, H, W) outlines the ground truth on the panels whose
-    kind is in ``outline`` (leave out kinds whose thin details the line would hide)."""
-    fig, axes = _grid(len(images), len(columns), size)
-    for row, image in enumerate(images):
-        for col, (title, kind, maps) in enumerate(columns):
-            ax = axes[row, col]
-            show_map(ax, maps[row], kind, image=image if kind == "heat" else None,
-                     mask=masks[row] if masks is not None and kind in outline else None)
-            if row == 0:
-                ax.set_title(title, fontsize=9)
-        if row_titles is not None:
-            axes[row, 0].set_ylabel(row_titles[row], fontsize=8)
+def method_grid(images, rows, masks=None, column_titles=None, size=1.7, alpha=0.6,
+                outline=("image", "positive", "signed", "gradient")):
+    """Rows = methods, columns = images, one scale and one colourbar per row.
+
+    images: (N, C, H, W), drawn under "positive" maps at ``alpha``;
+    rows: a list of (title, kind, maps) with maps indexable by image (kind as in
+    ``show_map``); every panel of a row shares the row's scale (``row_scale``), so
+    images can be compared within a method. ``masks`` (N, H, W) outlines the ground
+    truth on the rows whose kind is in ``outline``. The panels are kept as
+    ``fig.panels`` (rows, N), for markers or outlines a lesson adds on top.
+    """
+    n = len(images)
+    fig, axes = _grid(len(rows), n, size)
+    for r, (title, kind, maps) in enumerate(rows):
+        scale = None if kind == "image" else row_scale([maps[i] for i in range(n)], kind)
+        for i in range(n):
+            shown = show_map(axes[r, i], maps[i], kind, scale,
+                             image=images[i] if kind == "positive" else None,
+                             mask=masks[i] if masks is not None and kind in outline else None,
+                             alpha=alpha)
+            if r == 0 and column_titles is not None:
+                axes[r, i].set_title(column_titles[i], fontsize=8)
+        axes[r, 0].set_ylabel(title, fontsize=8)
+        if kind != "image":
+            fig.colorbar(shown, ax=list(axes[r]), shrink=0.85, pad=0.01)
+    fig.panels = axes
+    return fig
+
+
+def map_grid(maps, kind, titles=None, columns=8, title=None, size=1.4, images=None, alpha=0.6):
+    """Many maps of one kind (feature maps, filters) on ONE shared scale with one colourbar:
+    maps (K, h, w); kind "signed" or "positive"; ``images`` (optional, K of them) under
+    positive maps at ``alpha``. The title should say that the scale is shared."""
+    maps = [to_numpy(m) for m in maps]
+    rows = max(1, -(-len(maps) // columns))
+    fig, axes = _grid(rows, min(columns, len(maps)), size)
+    scale = row_scale(maps, kind)
+    shown = None
+    for i, ax in enumerate(axes.flat):
+        if i >= len(maps):
+            ax.set_visible(False)
+            continue
+        shown = show_map(ax, maps[i], kind, scale,
+                         image=None if images is None else images[i], alpha=alpha)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=7)
+    fig.colorbar(shown, ax=[ax for ax in axes.flat if ax.get_visible()], shrink=0.8, pad=0.01)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def image_and_maps(image, maps, kind, titles, image_title, title=None, size=2.2):
+    """One image in grey, then K maps of one kind on ONE shared scale with one colourbar:
+    image (C, H, W) or (H, W); maps (K, h, w); titles: K names. The suptitle (``title``)
+    should say that the maps share their scale; returns the figure."""
+    maps = [to_numpy(m) for m in maps]
+    fig = Figure(figsize=(size * (len(maps) + 1), size + 0.7), layout="constrained")
+    axes = fig.subplots(1, len(maps) + 1)
+    show_map(axes[0], image, "image")
+    axes[0].set_title(image_title, fontsize=9)
+    scale = row_scale(maps, kind)
+    for ax, values, name in zip(axes[1:], maps, titles):
+        shown = show_map(ax, values, kind, scale)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(shown, ax=list(axes[1:]), shrink=0.85, pad=0.01)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig

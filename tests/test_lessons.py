@@ -1,8 +1,13 @@
 """Every lesson runs in quick mode (tiny data, one short epoch) and the runner
-writes a gallery: a broken lesson fails CI."""
+writes a gallery: a broken lesson fails CI. Every image of the gallery exists and
+has a caption of at least 12 words."""
+import html
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 
@@ -18,3 +23,24 @@ def test_every_lesson_runs_in_quick_mode(tmp_path):
         figures = list((tmp_path / stem).glob("*.png"))
         assert figures, f"{stem} saved no figure"
         assert stem in page and figures[0].name in page
+    shown = re.findall(r'<img src="([^"]+)"[^>]*></a><figcaption>(.*?)</figcaption>', page)
+    assert len(shown) == len(list(tmp_path.glob("[0-9][0-9]_*/*.png")))
+    for source, caption in shown:
+        assert (tmp_path / html.unescape(source)).is_file(), source
+        words = re.sub(r"<[^>]+>", " ", html.unescape(caption)).split()[1:]   # after the name
+        assert len(words) >= 12, (source, caption)
+
+
+def test_the_caption_check_catches_a_short_caption(tmp_path):
+    """Negative control: common.save refuses a caption that says too little."""
+    sys.path.insert(0, str(LESSONS))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(LESSONS))
+    from matplotlib.figure import Figure
+
+    class Args:
+        dir = tmp_path
+    with pytest.raises(ValueError, match="12 words at least"):
+        common.save(Figure(), Args, "x.png", "a figure")

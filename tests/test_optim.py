@@ -183,3 +183,19 @@ def test_adam_refuses_a_non_positive_eps():
     model = sc.Sequential([sc.Linear(3, 2)])
     with pytest.raises(ValueError, match="eps must be > 0"):
         sc.Adam(model, eps=0.0)
+
+
+def test_masked_weights_stay_zero_whatever_the_update_does():
+    """The Optimizer base class holds damaged weights at exactly 0 after every step, even
+    for an update rule that moves every weight (here: + 1 everywhere, gradient or not)."""
+    class Drift(sc.optim.Optimizer):
+        def update(self, param, grad, state):
+            param += 1.0
+
+    model = sc.Sequential([sc.Linear(3, 2)]).astype(np.float64)
+    mask = np.array([[1, 0, 1], [0, 1, 1]], bool)
+    optimizer = Drift(model, lr=0.1, masks={"fc1.W": mask})
+    for _ in range(3):
+        optimizer.step()
+    weights = model["fc1"].params["W"]
+    assert np.all(weights[~mask] == 0) and np.all(weights[mask] != 0)
