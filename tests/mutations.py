@@ -3,6 +3,7 @@
     .venv/bin/python tests/mutations.py              # every mutation (about 10-20 minutes)
     .venv/bin/python tests/mutations.py --only core  # the core-math ones
     .venv/bin/python tests/mutations.py --list       # what would be applied
+    .venv/bin/python tests/mutations.py --grep "batch norm"   # the matching ones only
 
 Not part of the default test run (pytest collects test_*.py only). The script copies
 the repository once into a temporary folder, then for each mutation below replaces
@@ -154,10 +155,12 @@ def run_suite(root, timeout):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["core", "audit"])
+    parser.add_argument("--grep", help="only the mutations whose meaning contains this text")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per suite run")
     args = parser.parse_args()
-    chosen = [m for m in MUTATIONS if args.only in (None, m[0])]
+    chosen = [m for m in MUTATIONS if args.only in (None, m[0])
+              and (args.grep is None or args.grep in m[4])]
     if args.list:
         for kind, relative, _, _, meaning in chosen:
             print(f"{kind:6} {relative:34} {meaning}")
