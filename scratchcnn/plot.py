@@ -10,9 +10,10 @@ The figure standard (every lesson uses these functions):
   the perceptual sequential POSITIVE_CMAP from 0, and a colourbar;
 * images: grey (or their own colours), on their own range;
 * one scale per figure row (every panel of a row shares vmin/vmax and one colourbar);
-* an overlay keeps the image visible: the map at a stated alpha over the grey image;
-* a map that is constant, or all <= 0 where a non-negative map is expected, still
-  draws, and its panel says so.
+* maps are opaque (every colour reads off the colourbar); a grey image they belong to
+  is drawn as a thin outline on them;
+* a map that is constant, all <= 0 where a non-negative map is expected, or under a
+  quarter of its row's scale (it would look empty) still draws, and its panel says so.
 """
 import numpy as np
 from matplotlib.figure import Figure
@@ -121,24 +122,38 @@ def row_scale(maps, kind):
     return float(top) if top > 0 else 1.0
 
 
-def map_note(values, kind):
-    """A short note for a map that would otherwise look like an empty panel, else None."""
+def map_note(values, kind, scale=None):
+    """A short note for a panel that would otherwise mislead: a constant map, an all <= 0
+    map where a non-negative one is expected, or a map whose largest |value| is under a
+    quarter of its row's shared ``scale`` (it would look empty). None otherwise."""
     values = to_numpy(values)
     if np.ptp(values) == 0:
         return f"constant {float(values.flat[0]):.3g}"
     if kind == "positive" and values.max() <= 0:
         return "all <= 0"
+    top = float(np.abs(values).max())
+    if scale is not None and top < 0.25 * scale:
+        return f"weak: max {top:.2g} ({100 * top / scale:.0f}% of row)"
     return None
 
 
-def show_map(ax, values, kind, scale=None, image=None, mask=None, alpha=0.6):
+def outline_image(ax, image, color="0.6"):
+    """Draw a grey image's bright part (above half its maximum) as a thin contour, so a
+    map drawn opaque still shows where the image is. Colour images are left out."""
+    image = as_display_image(image)
+    if image.ndim == 2 and np.ptp(image) > 0:
+        ax.contour(image, levels=[0.5 * float(image.max())], colors=color, linewidths=0.6)
+
+
+def show_map(ax, values, kind, scale=None, image=None, mask=None):
     """Draw one panel and return its AxesImage (for a colourbar).
 
     kind: "image" (grey, or RGB for (3, H, W), on its own range); "signed"
-    (SIGNED_CMAP from -scale to +scale); "positive" (POSITIVE_CMAP from 0 to scale,
-    over ``image`` at ``alpha`` if given); "gradient" (a pixel-space gradient (C, H, W):
-    signed for C = 1, RGB around mid-grey for C = 3). ``scale`` defaults to this map's
-    own (row_scale of one map). ``mask`` (H, W) bool draws the ground-truth outline.
+    (SIGNED_CMAP from -scale to +scale); "positive" (POSITIVE_CMAP from 0 to scale);
+    "gradient" (a pixel-space gradient (C, H, W): signed for C = 1, RGB around mid-grey
+    for C = 3). Maps are drawn opaque, so every colour reads off the colourbar; ``image``
+    (a grey image) adds its outline as a thin grey contour. ``scale`` defaults to this
+    map's own (row_scale of one map). ``mask`` (H, W) bool draws the ground-truth outline.
     """
     if kind not in MAP_KINDS:
         raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
@@ -146,21 +161,21 @@ def show_map(ax, values, kind, scale=None, image=None, mask=None, alpha=0.6):
         shown = ax.imshow(as_display_image(values), cmap="gray")
     else:
         values = to_numpy(values)
-        scale = row_scale([values], kind) if scale is None else scale
+        own_scale = scale is None
+        scale = row_scale([values], kind) if own_scale else scale
         if kind == "gradient" and values.shape[0] == 3:
             shown = ax.imshow(np.clip(0.5 + 0.5 * np.transpose(values, (1, 2, 0)) / scale, 0, 1))
         elif kind in ("gradient", "signed"):
             flat = values[0] if kind == "gradient" else values
             shown = ax.imshow(flat, cmap=SIGNED_CMAP, vmin=-scale, vmax=scale)
         else:
-            if image is not None:
-                ax.imshow(as_display_image(image), cmap="gray")
-            shown = ax.imshow(values, cmap=POSITIVE_CMAP, vmin=0, vmax=scale,
-                              alpha=alpha if image is not None else 1.0)
-        note = map_note(values, kind)
+            shown = ax.imshow(values, cmap=POSITIVE_CMAP, vmin=0, vmax=scale)
+        if image is not None:
+            outline_image(ax, image)
+        note = map_note(values, kind, None if own_scale else scale)
         if note:
-            ax.text(0.5, 0.04, note, transform=ax.transAxes, ha="center", va="bottom",
-                    fontsize=7, color="black", backgroundcolor="white")
+            ax.text(0.5, 0.03, note, transform=ax.transAxes, ha="center", va="bottom",
+                    fontsize=6.5, color="black", backgroundcolor="white")
     if mask is not None:
         ax.contour(to_numpy(mask).astype(float), levels=[0.5], colors="white", linewidths=0.8)
     ax.set_xticks([])
@@ -168,11 +183,12 @@ def show_map(ax, values, kind, scale=None, image=None, mask=None, alpha=0.6):
     return shown
 
 
-def method_grid(images, rows, masks=None, column_titles=None, size=1.7, alpha=0.6,
+def method_grid(images, rows, masks=None, column_titles=None, size=1.7, outline_images=True,
                 outline=("image", "positive", "signed", "gradient")):
     """Rows = methods, columns = images, one scale and one colourbar per row.
 
-    images: (N, C, H, W), drawn under "positive" maps at ``alpha``;
+    images: (N, C, H, W); with ``outline_images`` a grey image's outline is drawn on
+    every map of its column (maps stay opaque, so their colours match the colourbar);
     rows: a list of (title, kind, maps) with maps indexable by image (kind as in
     ``show_map``); every panel of a row shares the row's scale (``row_scale``), so
     images can be compared within a method. ``masks`` (N, H, W) outlines the ground
@@ -185,9 +201,8 @@ def method_grid(images, rows, masks=None, column_titles=None, size=1.7, alpha=0.
         scale = None if kind == "image" else row_scale([maps[i] for i in range(n)], kind)
         for i in range(n):
             shown = show_map(axes[r, i], maps[i], kind, scale,
-                             image=images[i] if kind == "positive" else None,
-                             mask=masks[i] if masks is not None and kind in outline else None,
-                             alpha=alpha)
+                             image=images[i] if outline_images and kind != "image" else None,
+                             mask=masks[i] if masks is not None and kind in outline else None)
             if r == 0 and column_titles is not None:
                 axes[r, i].set_title(column_titles[i], fontsize=8)
         axes[r, 0].set_ylabel(title, fontsize=8)
@@ -197,10 +212,10 @@ def method_grid(images, rows, masks=None, column_titles=None, size=1.7, alpha=0.
     return fig
 
 
-def map_grid(maps, kind, titles=None, columns=8, title=None, size=1.4, images=None, alpha=0.6):
+def map_grid(maps, kind, titles=None, columns=8, title=None, size=1.4, images=None):
     """Many maps of one kind (feature maps, filters) on ONE shared scale with one colourbar:
-    maps (K, h, w); kind "signed" or "positive"; ``images`` (optional, K of them) under
-    positive maps at ``alpha``. The title should say that the scale is shared."""
+    maps (K, h, w); kind "signed" or "positive"; ``images`` (optional, K grey images)
+    outlined on their maps. The title should say that the scale is shared."""
     maps = [to_numpy(m) for m in maps]
     rows = max(1, -(-len(maps) // columns))
     fig, axes = _grid(rows, min(columns, len(maps)), size)
@@ -210,8 +225,7 @@ def map_grid(maps, kind, titles=None, columns=8, title=None, size=1.4, images=No
         if i >= len(maps):
             ax.set_visible(False)
             continue
-        shown = show_map(ax, maps[i], kind, scale,
-                         image=None if images is None else images[i], alpha=alpha)
+        shown = show_map(ax, maps[i], kind, scale, image=None if images is None else images[i])
         if titles is not None:
             ax.set_title(titles[i], fontsize=7)
     fig.colorbar(shown, ax=[ax for ax in axes.flat if ax.get_visible()], shrink=0.8, pad=0.01)

@@ -69,3 +69,18 @@ def test_map_grid_shares_one_scale():
     fig = plot.map_grid(maps, "signed", titles=["a", "b", "c"], columns=2)
     assert {im.get_clim() for im in panel_images(fig)} == {(-2.0, 2.0)}
     assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1
+
+
+def test_a_weak_panel_says_so_and_maps_stay_opaque():
+    """A panel under a quarter of its row's scale would look empty: it is labelled with
+    its maximum. Maps are drawn opaque (alpha None) with the grey image as an outline."""
+    images = np.zeros((2, 1, 6, 6))
+    images[:, :, 2:4, 2:4] = 1.0
+    maps = np.stack([np.full((6, 6), 1.0), np.full((6, 6), 0.01)])
+    maps[:, 0, 0] = 0
+    fig = plot.method_grid(images, [("map", "positive", maps)])
+    strong, weak = fig.panels[0]
+    assert [t.get_text() for t in strong.texts] == []
+    assert [t.get_text() for t in weak.texts] == ["weak: max 0.01 (1% of row)"]
+    assert all(im.get_alpha() is None for im in panel_images(fig))
+    assert len(weak.collections) >= 1                            # the image's outline
