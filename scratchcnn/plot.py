@@ -64,9 +64,10 @@ def number_grid(ax, matrix, title=None, cmap="Greys_r", fmt="{:g}", limits=None)
     matrix = to_numpy(matrix)
     low, high = limits if limits is not None else (float(matrix.min()), float(matrix.max()))
     ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high)
-    span = (high - low) or 1.0
+    span, reach = (high - low) or 1.0, max(abs(low), abs(high)) or 1.0
     for (i, j), value in np.ndenumerate(matrix):
-        dark = (value - low) / span < 0.5
+        # white text on dark cells: the low end of a grey map, both ends of a diverging one
+        dark = abs(value) > 0.6 * reach if cmap == SIGNED_CMAP else (value - low) / span < 0.5
         ax.text(j, i, fmt.format(value + 0.0), ha="center", va="center", fontsize=8,
                 color="white" if dark else "black")           # + 0.0: no "-0"
     ax.set_xticks([])

@@ -1,9 +1,11 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014, sec. 4.2 and Fig. 7): slide a grey
 square over the image and watch the class probability.
 
-This module is the plain definition: one full forward pass per occluder position,
-batched. (A faster version that recomputes only each occluder's cone of influence is
-planned, with this one as its reference twin.)
+``method="full"`` is the plain definition: one full forward pass per occluder
+position, batched. ``method="cone"`` (occlusion_cone.py) recomputes only each
+occluder's cone of influence and gives the same numbers; ``"auto"`` (the default)
+takes it wherever the network allows (a chain ending in Flatten/GAP -> Linear, on the
+CPU), else the full passes.
 """
 import numpy as np
 
@@ -12,8 +14,10 @@ from ..layers.base import as_pair
 from ..losses import log_softmax
 from ..model import eval_mode
 from .base import as_targets, check_batch
+from .occlusion_cone import cone_logits, cone_plan
 
 OUTPUTS = ("probability", "score")
+METHODS = ("auto", "cone", "full")
 
 
 def occluder_positions(image_size, window, stride):
@@ -25,56 +29,70 @@ def occluder_positions(image_size, window, stride):
     return np.arange(0, h - wh + 1, sh), np.arange(0, w - ww + 1, sw)
 
 
-def _target_outputs(model, images, targets, output):
-    """Probability or score of each image's target class: images (B, C, H, W) -> (B,)."""
-    logits = model.forward(images)
+def _pick(logits, targets, output):
+    """Probability or score of each row's target class: logits (B, K) -> (B,)."""
     xp = array_module(logits)
     values = log_softmax(logits) if output == "probability" else logits
-    picked = values[xp.arange(len(images)), xp.asarray(targets)]
+    picked = values[xp.arange(len(logits)), xp.asarray(targets)]
     return xp.exp(picked) if output == "probability" else picked
 
 
 def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
-              output="probability", batch_size=256):
+              output="probability", batch_size=256, method="auto"):
     """The target's probability (or score) with the image occluded at each position.
 
     x: (N, C, H, W); window, stride: an int or a pair; baseline: the occluder's value
     (all channels). returns (N, oh, ow): entry (n, i, j) is output(x_n with
     x_n[:, i*sh : i*sh + wh, j*sw : j*sw + ww] = baseline), oh = (H - wh) // sh + 1.
+    method: "auto", "cone" or "full" (see the module docstring).
     """
     check_batch(x)
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    plan = cone_plan(model) if isinstance(x, np.ndarray) else None
+    if method == "cone" and plan is None:
+        raise ValueError("method='cone' needs a chain of Conv2D / MaxPool2D / AvgPool2D / "
+                         "pointwise layers, then Flatten or GlobalAvgPool2D, then Linear, on "
+                         "the CPU; use method='full'")
     window, stride = as_pair(window, "window"), as_pair(stride, "stride")
     rows, cols = occluder_positions(x.shape[2:], window, stride)
     (wh, ww), xp = window, array_module(x)
     n = len(x)
     targets = as_targets(target, n, _num_classes(model, x))
     corners = [(r, c) for r in rows for c in cols]
+    tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
     result = np.empty((n, len(corners)))
     with eval_mode(model):
         for image in range(n):
             for start in range(0, len(corners), batch_size):
-                chunk = corners[start:start + batch_size]
-                occluded = xp.repeat(x[image:image + 1], len(chunk), axis=0)
-                for k, (r, c) in enumerate(chunk):
-                    occluded[k, :, r:r + wh, c:c + ww] = baseline
-                result[image, start:start + len(chunk)] = to_numpy(_target_outputs(
-                    model, occluded, np.full(len(chunk), targets[image]), output))
+                chunk = slice(start, start + batch_size)
+                if plan is not None and method != "full":
+                    logits = cone_logits(model, plan, x[image], tops[chunk], lefts[chunk],
+                                         window, baseline)
+                else:
+                    occluded = xp.repeat(x[image:image + 1], len(tops[chunk]), axis=0)
+                    for k, (r, c) in enumerate(corners[chunk]):
+                        occluded[k, :, r:r + wh, c:c + ww] = baseline
+                    logits = model.forward(occluded)
+                result[image, chunk] = to_numpy(_pick(
+                    logits, np.full(len(tops[chunk]), targets[image]), output))
     return result.reshape(n, len(rows), len(cols))
 
 
 def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.0,
-                          batch_size=256):
+                          batch_size=256, method="auto"):
     """Per-pixel attribution (Captum's ``Occlusion`` definition): each pixel gets the mean,
     over every window position that covers it, of the drop of the target's score,
     S(x) - S(x occluded there). x: (N, C, H, W) -> (N, C, H, W) (the same value in every
     channel, since the occluder covers all channels); 0 where no window reaches."""
     window, stride = as_pair(window, "window"), as_pair(stride, "stride")
-    occluded = occlusion(model, x, target, window, stride, baseline, "score", batch_size)
+    occluded = occlusion(model, x, target, window, stride, baseline, "score", batch_size,
+                         method)
     with eval_mode(model):
         n = len(x)
-        original = to_numpy(_target_outputs(model, x, as_targets(
+        original = to_numpy(_pick(model.forward(x), as_targets(
             target, n, _num_classes(model, x)), "score"))
     drops = original[:, None, None] - occluded                      # (N, oh, ow)
     rows, cols = occluder_positions(x.shape[2:], window, stride)
