@@ -1,6 +1,7 @@
 """Images/s of saliency and Grad-CAM on the slides' digit model, scratchcnn vs PyTorch.
 
     python benchmarks/explain_throughput.py [--batch 64] [--repeats 5] [--steps 10]
+    python benchmarks/explain_throughput.py --only-occlusion   # occlusion: cone vs full
 
 Saliency: one forward and one backward to the input for the class score.
 Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
@@ -50,12 +51,28 @@ def torch_methods(batch):
     return {"saliency": saliency, "grad_cam": grad_cam}
 
 
+def occlusion_rows(repeats):
+    """Occlusion of the slides' model (7x7 window, stride 1, 28x28: 484 occluders per
+    image): one full forward per occluder, batched (method="full"), against the cone of
+    influence (method="cone"), taking turns; 2 images per call. Prints images/s."""
+    model = zoo.slides_mnist_model().eval()
+    x = np.random.default_rng(1).random((2, 1, 28, 28), dtype=np.float32)
+    runs = {method: (lambda m=method: explain.occlusion(model, x, [3, 7], method=m), 1)
+            for method in ("full", "cone")}
+    medians, ratios = summarize(interleaved_rates(runs, len(x), repeats), against="full")
+    print(f"  occlusion full {medians['full']:6.2f} images/s   cone {medians['cone']:6.2f} "
+          f"images/s   cone / full {ratios['cone']:.2f}x  (484 occluders per image)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--only-occlusion", action="store_true")
     args = parser.parse_args()
+    if args.only_occlusion:
+        return occlusion_rows(args.repeats)
     torch = load_torch()
     print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} rounds "
           "(the frameworks taking turns); ratio: median of the rounds' ratios")
@@ -70,6 +87,8 @@ def main():
         if "torch" in medians:
             line += f"   pytorch {medians['torch']:8,.0f}   ratio {ratios['scratchcnn']:.2f}x"
         print(line, flush=True)
+    occlusion_rows(args.repeats)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,6 +30,7 @@ Sources
     document processing", 2006 (convolution unrolled into a matrix product: im2col).
 """
 import numpy as np
+from matplotlib.figure import Figure
 
 import scratchcnn as sc
 from scratchcnn import plot
@@ -38,6 +39,15 @@ from scratchcnn.kernels import reference
 import common
 
 args = common.start(__file__, __doc__)
+
+
+def signed_grid(ax, matrix, title, limit, fmt="{:g}"):
+    """A signed matrix on the diverging map from -limit to +limit, its numbers in white
+    on the dark ends (both ends are dark) and in black in the pale middle."""
+    plot.number_grid(ax, matrix, title, cmap=plot.SIGNED_CMAP, fmt=fmt, limits=(-limit, limit))
+    for text, value in zip(ax.texts, np.ravel(matrix)):
+        text.set_color("white" if abs(value) > 0.5 * limit else "black")
+
 
 # --- 1. The blog's 6x6 image and a vertical-edge filter ------------------------------
 image = np.array([[10, 10, 10, 0, 0, 0]] * 6, dtype=np.float64)
@@ -76,26 +86,37 @@ print("Conv2D gives the same feature map:", np.array_equal(by_layer, by_hand))
 
 fig = plot.number_grids([image, edge_filter, by_hand],
                         ["image (6x6)", "vertical-edge filter", "feature map (4x4)"])
+filter_ax = fig.axes[1]                 # the signed filter: diverging, white = 0, blue = -1
+filter_ax.clear()
+signed_grid(filter_ax, edge_filter, "vertical-edge filter", 1)
 common.save(fig, args, "1_edge_by_hand.png",
-            "The blog's 6x6 image (bright left, dark right), the 3x3 vertical-edge filter and "
+            "The blog's 6x6 image (bright left, dark right), the 3x3 vertical-edge filter (red "
+            "+1, white 0, blue -1) and "
             "the 4x4 feature map computed by sliding, multiplying and adding: look at the two "
             "middle columns of 30, exactly where bright meets dark. Reproduces the blog seed's "
             "edge-detection example.")
 
-fig = plot.number_grids([cols[:, :6], by_matrix], ["first 6 columns of im2col (9 x 16)",
-                                                   "filter_row @ cols, reshaped"])
+# Both factors of the product and its result: the 1x9 filter row, the 9x16 matrix of
+# patches, and the 16 outputs reshaped to 4x4.
+fig = Figure(figsize=(13, 3.3), layout="constrained")
+row_ax, cols_ax, out_ax = fig.subplots(1, 3, width_ratios=[9, 16, 5])
+signed_grid(row_ax, filter_row, "filter_row (1 x 9)", 1)
+plot.number_grid(cols_ax, cols, f"@  cols = im2col(image) ({cols.shape[0]} x {cols.shape[1]}, "
+                                f"one column per 3x3 patch)")
+plot.number_grid(out_ax, by_matrix, "=  1 x 16, reshaped to 4 x 4")
 common.save(fig, args, "2_im2col.png",
-            "im2col: each column on the left is one 3x3 patch of the 6x6 image unrolled into 9 "
-            "numbers; one matrix product with the unrolled filter gives the same 4x4 feature map "
-            "as the loops (right). Illustrates the blog seed's example computed as in "
-            "Chellapilla et al. 2006.")
+            "im2col: the filter unrolled into one row of 9 numbers (left) times the 9 x 16 "
+            "matrix whose columns are the 16 3x3 patches of the 6x6 image unrolled (middle) "
+            "gives, reshaped, the same 4x4 feature map as the loops (right): look at the "
+            "patches that straddle the edge, the columns with both 10s and 0s. Illustrates the "
+            "blog seed's example computed as in Chellapilla et al. 2006.")
 
 # --- 5. Edge filters on a real digit -------------------------------------------------------
 x, label = common.digit(0)
 filters = {
     "vertical edges": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],          # Sobel x
     "horizontal edges": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],        # Sobel y
-    "diagonal /": [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],
+    "diagonal /": [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],             # Sobel x, turned
     "blur": [[1 / 9] * 3] * 3,
 }
 bank = sc.Conv2D(1, len(filters), 3, padding=1)
@@ -103,17 +124,42 @@ bank.params["W"][:, 0] = np.array(list(filters.values()), dtype=np.float32)
 bank.params["b"][:] = 0
 maps = bank.forward(x)[0]                                           # (4, 28, 28)
 
-# The digit in grey on its own range; the four maps on ONE symmetric scale, so that
-# their colours can be compared: white is 0, red > 0, blue < 0.
+# Is the diagonal filter Sobel's? Its ring of 8 outer weights is Sobel x's ring turned by
+# one step (45 degrees), with the sign flipped.
+ring = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0)]       # clockwise
+sobel_ring = [np.array(filters["vertical edges"])[p] for p in ring]
+diagonal_ring = [np.array(filters["diagonal /"])[p] for p in ring]
+turned = any(np.array_equal(-np.roll(sobel_ring, k), diagonal_ring) for k in (1, -1))
+print(f"kernels: vertical edges = Sobel x, horizontal edges = Sobel y; diagonal / is Sobel x "
+      f"turned 45 degrees (sign flipped): {turned}; blur = the mean of 9 pixels")
+
+# Top row: the four kernels, their numbers on one diverging scale (the blur's 1/9 is pale red).
+# Bottom row: the digit in grey on its own range, then the four maps on ONE symmetric scale,
+# so that their colours can be compared: white is 0, red > 0, blue < 0.
 scale = plot.row_scale(maps, "signed")
-fig = plot.image_and_maps(x[0], maps, "signed", list(filters), f"digit {label} (grey, 0 to 1)",
-                          title=f"Four 3x3 filters on a handwritten digit: the four maps share "
-                                f"one scale, -{scale:.2f} (blue) to +{scale:.2f} (red)")
+kernel_names = ["Sobel x", "Sobel y", "Sobel x turned 45°" if turned else "diagonal", "mean"]
+fig = Figure(figsize=(11.5, 5.4), layout="constrained")
+axes = fig.subplots(2, 5, height_ratios=[1, 2.2])
+axes[0, 0].set_visible(False)
+for ax, (name, kernel), kind in zip(axes[0, 1:], filters.items(), kernel_names):
+    signed_grid(ax, np.array(kernel), f"{name} kernel:\n{kind}", 2, fmt="{:.2g}")
+plot.show_map(axes[1, 0], x[0], "image")
+axes[1, 0].set_title(f"digit {label} (grey, 0 to 1)", fontsize=9)
+for ax, response, name in zip(axes[1, 1:], maps, filters):
+    shown = plot.show_map(ax, response, "signed", scale)
+    ax.set_title(f"{name} map", fontsize=9)
+bar = fig.colorbar(shown, ax=list(axes[1, 1:]), shrink=0.85, pad=0.01)
+bar.set_ticks([-scale, 0, scale], labels=[f"-{scale:.2f}", "0", f"+{scale:.2f}"])
+fig.suptitle(f"Four 3x3 kernels (top) on a handwritten digit (bottom): the four maps share "
+             f"one scale, -{scale:.2f} (blue) to +{scale:.2f} (red)", fontsize=10)
 common.save(fig, args, "3_digit_edge_maps.png",
-            "A held-out digit (grey) and its responses to three edge filters and a blur, all "
-            "four on one shared symmetric scale: look at the blue/red pairs along each stroke "
-            "(an edge filter is negative on one side of a stroke, positive on the other) and at "
-            "how faint and all-positive the blur is. The blog seed's edge detection, on MNIST.")
+            f"Top: the four 3x3 kernels with their weights, the Sobel x and Sobel y edge "
+            f"filters, {'Sobel x turned 45 degrees' if turned else 'a diagonal edge filter'}, "
+            f"and a 3x3 mean (blur). Bottom: a held-out "
+            "digit (grey) and its four responses, all on one shared symmetric scale: look at the "
+            "blue/red pairs along each stroke (an edge filter is negative on one side of a "
+            "stroke, positive on the other) and at how faint and all-positive the blur is. The "
+            "blog seed's edge detection, on MNIST.")
 
 for name, response in zip(filters, maps):
     print(f"   {name:16s}: from {response.min():+.2f} to {response.max():+.2f}")

@@ -28,6 +28,7 @@ Sources
     clean" (figure 3_reversible_pooling).
 """
 import numpy as np
+from matplotlib.patches import Circle, Rectangle
 
 import scratchcnn as sc
 from scratchcnn import plot
@@ -63,9 +64,19 @@ print(f"   MaxPool2D.backward(dy) equals unpooling dy: {np.array_equal(dx, unpoo
 fig = plot.number_grids([feature_map[0, 0], pooled[0, 0], unpooled[0, 0]],
                         ["feature map", "max pooled 2x2", "unpooled at the switches"],
                         shared=True)
+map_ax, _, unpool_ax = fig.axes
+for ax in (map_ax, unpool_ax):
+    for edge in (-0.5, 1.5, 3.5):                        # the borders of the 2x2 windows
+        ax.axhline(edge, color="tab:blue", linewidth=2.5)
+        ax.axvline(edge, color="tab:blue", linewidth=2.5)
+    for r, c in zip(rows.ravel(), cols.ravel()):        # the switches: where each max was
+        ax.add_patch(Rectangle((c - 0.42, r - 0.42), 0.84, 0.84, fill=False,
+                               edgecolor="tab:orange", linewidth=2.5))
 common.save(fig, args, "1_pool_switches_unpool.png",
-            "A 4x4 feature map, its 2x2 max pooling, and the unpooling that puts each maximum "
-            "back at its switch: look at the four maxima returning to their own cells while "
+            "A 4x4 feature map with its four 2x2 pooling windows (blue lines) and the maximum "
+            "of each window boxed in orange (the switches), its 2x2 max pooling, and the "
+            "unpooling that puts each maximum back at its switch, all on one grey scale: look at "
+            "the four maxima returning to their own cells while "
             "every other cell becomes 0. The reversible max pooling of Zeiler & Fergus 2014 "
             "(sec. 2.1), as on the Bochum slides.")
 
@@ -82,12 +93,45 @@ stamps = all(np.array_equal(big[3 * i:3 * i + 3, 3 * j:3 * j + 3], small[0, 0, i
 print(f"   each 3x3 block is the input value times the filter: {stamps}; the centres "
       f"{big[1, 1]:g}, {big[1, 4]:g}, {big[4, 1]:g}, {big[4, 4]:g} are 2 x value "
       f"(the slide circles the 8)")
-fig = plot.number_grids([kernel, small[0, 0], big], ["filter", "input", "transposed filtering"])
+# Transposed filtering stamps the filter as it is, unflipped; that is the same as sliding
+# the filter flipped in both directions over the zero-padded input (the "flipped filters" of
+# Zeiler & Fergus). This filter is symmetric, so its figure cannot show that; check both
+# facts with a filter that is not.
+uneven = np.arange(1, 10, dtype=np.float64).reshape(3, 3)
+spread.params["W"][0, 0] = uneven
+unflipped = all(np.array_equal(spread.forward(small)[0, 0, 3 * i:3 * i + 3, 3 * j:3 * j + 3],
+                               small[0, 0, i, j] * uneven) for i in range(2) for j in range(2))
+spread.params["W"][0, 0] = kernel
+stamp1 = sc.ConvTranspose2D(1, 1, 3).astype(np.float64)             # stride 1: stamps overlap
+stamp1.params["W"][0, 0] = uneven
+stamp1.params["b"][:] = 0
+slide = sc.Conv2D(1, 1, 3, padding=2).astype(np.float64)
+slide.params["W"][0, 0] = uneven[::-1, ::-1]
+slide.params["b"][:] = 0
+as_flipped = np.allclose(stamp1.forward(small), slide.forward(small))
+print(f"   with the filter 1..9 (not symmetric): each stamp is value x filter, unflipped: "
+      f"{unflipped}; with stride 1 the stamps equal a convolution with the filter flipped in "
+      f"both directions: {as_flipped}")
+
+fig = plot.number_grids([kernel, small[0, 0], big], ["filter", "input", "transposed filtering"],
+                        shared=True)
+out_ax = fig.axes[2]
+for edge in (2.5,):                                   # the four 3x3 stamps
+    out_ax.axhline(edge, color="tab:blue", linewidth=2)
+    out_ax.axvline(edge, color="tab:blue", linewidth=2)
+eight = np.argwhere(big == 8)
+for r, c in eight:                                    # the slide's circled 8
+    out_ax.add_patch(Circle((c, r), 0.45, fill=False, edgecolor="tab:orange", linewidth=2.5))
 common.save(fig, args, "2_transposed_filtering.png",
-            "Transposed filtering with stride 3: each value of the 2x2 input stamps a copy of "
-            "the 3x3 filter scaled by that value into the 6x6 output; look at the centres, "
-            "twice the input value. Reproduces the slide 'DeconvNet: unpooling => "
-            "rectification => filtering' of the Bochum slides.")
+            f"The filtering step of the slide 'DeconvNet: unpooling => rectification => "
+            f"filtering' (Bochum slides): transposed filtering with stride 3, all three panels "
+            f"on one grey scale. Each value of the 2x2 input stamps a copy of the 3x3 filter "
+            f"scaled by that value into the 6x6 output (the four stamps split by blue lines); "
+            f"look at the centres, twice the input value, and at the circled 8 as on the "
+            f"slide. The stamp is the filter unflipped, which equals sliding the "
+            f"filter flipped (Zeiler & Fergus's 'flipped filters'), checked in the printout "
+            f"with an asymmetric filter ({unflipped and as_flipped}); this filter is symmetric, "
+            f"so the flip cannot be seen here.")
 
 # --- 4. Why switches: reconstruct a digit's feature map ---------------------------------------
 x, label = common.digit(1)

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import scratchcnn as sc
 from scratchcnn import zoo
 
@@ -103,6 +105,36 @@ def resnet_model(args, dataset="mnist"):
                    augment=sc.datasets.random_shift, **RESNET_RECIPE)
 
 
+# Tang et al.'s networks (seed 004), trained as the paper did: Adam, a few epochs.
+TANG_MNIST_RECIPE = dict(epochs=10, lr=2e-3, lr_decay=0.85)
+TANG_DEEP_RECIPE = dict(epochs=5, lr=1e-3)
+FIVE_CLASSES = (0, 1, 2, 5, 8)       # Fashion-MNIST: T-shirt/top, trouser, pullover, sandal, bag
+
+
+def five_class_data(quick):
+    """The FIVE_CLASSES of the embedded Fashion-MNIST split, relabelled 0-4: our stand-in
+    for Tang et al.'s five ImageNet classes. returns ((x, y), (x_test, y_test))."""
+    (x, y), (xt, yt) = load_data("fashion-mnist", quick)
+    lookup = {c: i for i, c in enumerate(FIVE_CLASSES)}
+
+    def pick(images, labels):
+        keep = np.isin(labels, FIVE_CLASSES)
+        return images[keep], np.array([lookup[int(v)] for v in labels[keep]], dtype=np.int64)
+    return pick(x, y), pick(xt, yt)
+
+
+def tang_mnist_model(args):
+    """zoo.tang_mnist_model trained on the embedded MNIST (TANG_MNIST_RECIPE), cached."""
+    return trained(args, "tang-mnist", zoo.tang_mnist_model, load_data("mnist", args.quick),
+                   **TANG_MNIST_RECIPE)
+
+
+def tang_deep_model(args):
+    """zoo.tang_deep_model trained on five Fashion-MNIST classes (TANG_DEEP_RECIPE), cached."""
+    return trained(args, "tang-deep-fashion5", zoo.tang_deep_model, five_class_data(args.quick),
+                   **TANG_DEEP_RECIPE)
+
+
 def digit(index=0, dataset="mnist"):
     """One held-out image (1, 1, 28, 28) and its label."""
     _, (xt, yt) = sc.datasets.load(dataset)
@@ -112,4 +144,5 @@ def digit(index=0, dataset="mnist"):
 if __name__ == "__main__":
     sys.exit("common.py is a helper; run a numbered lesson or run_all.py")
 
-__all__ = ["start", "save", "load_data", "trained", "seed_model", "resnet_model", "digit"]
+__all__ = ["start", "save", "load_data", "trained", "seed_model", "resnet_model",
+           "tang_mnist_model", "tang_deep_model", "five_class_data", "digit"]
