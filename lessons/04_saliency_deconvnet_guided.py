@@ -20,12 +20,13 @@ What you will learn
     behaviors of backpropagation-based visualizations").
 Reproduces the 3x3 worked example of the three rules (Springenberg et al. 2015,
 Fig. 1, in the notation of Gao & Mosalam's eq. 3) and the DeconvNet projections of
-"Making the Training Visible" (Ruhr-Universität Bochum slides), on digits.
+the Ruhr-Universität Bochum slides "Making the Training Visible", on digits.
 """
 import inspect
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 import scratchcnn as sc
 from scratchcnn import explain, plot
@@ -130,24 +131,34 @@ def pick(key):
     return [other_maps[key][i] if o else true_maps[key][i] for i, o in zip(columns, is_other)]
 
 
-
 titles = [f"{y100[i]}: class {runner_up[i] if o else y100[i]}" + (" (2nd)" if o else " (true)")
           for i, o in zip(columns, is_other)]
 magnitude = [np.abs(m)[0] for m in pick("gradient")]
+grad_cam_row = pick("Grad-CAM")
 fig = plot.method_grid(x100[columns], [
     ("digit", "image", x100[columns]),
     ("gradient dS_c/dx", "gradient", pick("gradient")),
     ("saliency |dS_c/dx|", "positive", magnitude),
     ("DeconvNet", "gradient", pick("deconvnet")),
     ("guided backprop", "gradient", pick("guided")),
-    ("Grad-CAM (pool1)", "positive", pick("Grad-CAM"))], column_titles=titles, size=1.55)
+    ("Grad-CAM (pool1)", "positive", grad_cam_row)], column_titles=titles, size=1.55)
+grad_cam_scale = plot.row_scale(grad_cam_row, "positive")        # the Grad-CAM row's one scale
+peaks = [float(np.max(m)) for m in grad_cam_row]
+faint = [f"{t} {p:.2g} ({100 * p / grad_cam_scale:.0f}%)"
+         for t, p in zip(titles, peaks) if p < 0.5 * grad_cam_scale]
+print(f"   Grad-CAM (pool1) row of figure 2: row scale {grad_cam_scale:.2g}; panels peaking under "
+      f"half of it: {', '.join(faint) if faint else 'none'}")
 common.save(fig, args, "2_three_rules_true_vs_runner_up.png",
             "Rows are methods, columns are four digits each explained for its true class and "
             "for the runner-up class; every row has one scale and colourbar (signed rows "
-            "blue < 0 < red; |saliency| and Grad-CAM in viridis over the grey digit at alpha "
-            "0.6). Look at how little guided backprop changes between the two columns of a "
-            "digit. Saliency as in Simonyan et al. 2014, DeconvNet as Zeiler & Fergus 2014, "
-            "guided backprop as Springenberg et al. 2015.")
+            "blue < 0 < red; |saliency| and Grad-CAM in opaque viridis with the digit's outline "
+            "in grey). A panel labelled 'weak: max v (p% of row)' is not empty: its largest "
+            "value v is only p% of the row's scale (under a quarter), so at that scale it looks "
+            "almost empty. In the Grad-CAM row (scale "
+            f"{grad_cam_scale:.2g}) the panels peaking under half of it are: "
+            f"{'; '.join(faint) if faint else 'none'}. Look at how little guided backprop "
+            "changes between the two columns of a digit. Saliency as in Simonyan et al. 2014, "
+            "DeconvNet as Zeiler & Fergus 2014, guided backprop as Springenberg et al. 2015.")
 
 # --- 3. The explicit DeconvNet from above the max pool: through the switches ---------------
 layer = "pool1"
@@ -167,6 +178,7 @@ print(f"   explain.saliency / deconvnet / guided_backprop are these backward cal
 activations = model.forward(x4, stop=layer)                      # (4, 64, 12, 12)
 strongest = np.argsort(activations.max(axis=(2, 3)).mean(axis=0))[::-1][:4]
 rows = [("digit", "image", x4)]
+spans = []                                                       # each projection's extent
 for channel in strongest:
     projection, positions = deconvnet.project(x4, layer, int(channel))
     model.forward(x4)
@@ -178,18 +190,70 @@ for channel in strongest:
     print(f"   {layer} channel {channel:2d}: unpool->rectify->filter vs backward(relu_rule="
           f"'deconvnet'): max difference {difference:.1e}; projection spans at most "
           f"{max(support)} pixels")
+    spans.append(max(support))
     rows.append((f"{layer} ch {channel}", "gradient", projection))
 fig = plot.method_grid(x4, rows, column_titles=[f"digit {y100[i]}" for i in shown], size=1.9)
-for r in range(1, len(rows)):                                    # where the digit is, in grey
-    for i in range(len(x4)):
-        fig.panels[r, i].contour(x4[i, 0], levels=[0.5], colors="0.55", linewidths=0.6)
+
+BOX = 8                                                          # the zoomed crop: 8x8 pixels
+
+
+def crop_box(projection):
+    """(H, W) -> (top, left) of the BOX x BOX square centred on the projection's support."""
+    ys, xs = np.nonzero(np.abs(projection) > 0)
+    if len(ys) == 0:
+        return 0, 0
+    centre = [(ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2]
+    return tuple(int(np.clip(c - BOX // 2, 0, n - BOX)) for c, n in zip(centre, projection.shape))
+
+
+boxes = [[crop_box(p[0]) for p in projection] for _, _, projection in rows[1:]]
+for r, row_boxes in enumerate(boxes, start=1):                  # where the zoom below comes from
+    for i, (top, left) in enumerate(row_boxes):
+        fig.panels[r, i].add_patch(Rectangle((left - 0.5, top - 0.5), BOX, BOX, fill=False,
+                                             edgecolor="black", linewidth=0.8, linestyle="--"))
 common.save(fig, args, "3_deconvnet_projections_pool1.png",
             "DeconvNet projections of the strongest activation of four pool1 feature maps "
             "(rows) in four digits (columns), through unpooling with the max-pool switches, "
-            "rectification and transposed filters; one signed scale per row, the digit's outline "
-            "in grey. Look at the small patch each projection fills: the switch picks one "
-            "relu2 unit, and the patch is its 5x5 receptive field. Reproduces the "
-            "DeconvNet projections of 'Making the Training Visible' (Zeiler & Fergus 2014).")
+            "rectification and transposed filters; one signed scale per row (blue < 0 < red), "
+            "the digit's outline in grey, and a dashed box around each projection: figure 4 "
+            f"shows that {BOX}x{BOX} box enlarged. Look at the small patch each projection "
+            f"fills: the switch picks one relu2 unit, and the patch (at most {max(spans)} "
+            "pixels across) is its receptive field. Reproduces the DeconvNet projections of "
+            "the Ruhr-Universität Bochum slides 'Making the Training Visible', after Zeiler & "
+            "Fergus 2014.")
+
+fig = Figure(figsize=(1.9 * len(x4) + 0.6, 1.9 * len(boxes)), layout="constrained")
+axes = np.array(fig.subplots(len(boxes), len(x4), squeeze=False))
+alike = []                                                       # how alike a row's crops are
+for r, (row_boxes, (title, _, projection)) in enumerate(zip(boxes, rows[1:])):
+    scale = plot.row_scale(projection, "gradient")              # the same scale as in figure 3
+    for i, (top, left) in enumerate(row_boxes):
+        window = (slice(None), slice(top, top + BOX), slice(left, left + BOX))
+        shown_map = plot.show_map(axes[r, i], projection[i][window], "gradient", scale,
+                                  image=x4[i][window])
+        if r == 0:
+            axes[r, i].set_title(f"digit {y100[shown[i]]}", fontsize=8)
+        axes[r, i].set_xlabel(f"rows {top}-{top + BOX - 1}, cols {left}-{left + BOX - 1}",
+                              fontsize=7)
+    axes[r, 0].set_ylabel(title, fontsize=8)
+    fig.colorbar(shown_map, ax=list(axes[r]), shrink=0.85, pad=0.01)
+    crops = np.array([projection[i][0, top:top + BOX, left:left + BOX]
+                      for i, (top, left) in enumerate(row_boxes)])
+    r_crops = np.corrcoef(crops.reshape(len(crops), -1))[np.triu_indices(len(crops), 1)]
+    alike.append(float(r_crops.mean()))
+print(f"   the {BOX}x{BOX} crops of one channel in the {len(x4)} digits: mean pairwise correlation "
+      + ", ".join(f"{t.split()[-1]}: {a:.2f}" for (t, _, _), a in zip(rows[1:], alike)))
+common.save(fig, args, "4_deconvnet_projections_pool1_zoom.png",
+            f"The dashed {BOX}x{BOX} boxes of figure 3 enlarged: each DeconvNet projection "
+            "pixel by pixel, on the same signed scale per row as figure 3 (blue < 0 < red), "
+            "with the digit's outline in grey and the crop's position below each panel. Look "
+            "at the pattern inside each patch: one channel (row) projects nearly the same "
+            "pattern in every digit (mean pairwise correlation of a row's crops, channel by "
+            "channel: " + ", ".join(f"{t.split()[-1]} {a:.2f}" for (t, _, _), a in
+                                    zip(rows[1:], alike)) + "; 1.00 is the same pattern up "
+            "to its strength: below pool1's switches the DeconvNet rules do not use the digit, "
+            "so the digit only decides where the patch lies). Zoomed views of the DeconvNet projections of the "
+            "Ruhr-Universität Bochum slides 'Making the Training Visible'.")
 
 print("What to look at:")
 print("  * 1_relu_rules_example: the three R matrices differ only by which mask they apply.")
@@ -197,3 +261,4 @@ print("  * 2_three_rules_true_vs_runner_up: compare the two columns of each digi
 print("    the correlations printed above measure that comparison over 100 digits.")
 print("  * 3_deconvnet_projections_pool1: each projection is confined to one unit's receptive")
 print("    field, at the place the switches of pool1 point to.")
+print("  * 4_deconvnet_projections_pool1_zoom: the same projections, enlarged to their pixels.")

@@ -7,8 +7,9 @@ What you will learn
         CAM:       M_c(x, y) = sum_k w_ck f_k(x, y)
     (Zhou et al. 2016, "Learning deep features for discriminative localization";
     Vasu & Savakis, "Visualizing the Resilience of Deep Convolutional Network
-    Interpretations", eq. 1), upsampled and laid over the image as in the blog
-    "Visual Explanation of Neural Networks in Deep Learning";
+    Interpretations", eq. 1), upsampled to the image's size as in the blog
+    "Visual Explanation of Neural Networks in Deep Learning" (drawn here opaque, with
+    the digit's outline on top);
   * Grad-CAM (Selvaraju et al. 2017, "Grad-CAM: visual explanations from deep
     networks via gradient-based localization"; Gao & Mosalam) gets the channel
     weights from gradients instead, so it works on any network:
@@ -61,9 +62,15 @@ def peak_on_stroke(maps):
 
 
 hits, hits_other = peak_on_stroke(cam), peak_on_stroke(cam_other)
+peak_rc = np.array(np.unravel_index(explain.upsample(cam, size).reshape(len(x), -1).argmax(axis=1),
+                                    size)).T                 # (N, 2): row, col of each peak
+BORDER = 3                                                   # the outermost 3 pixels
+at_border = ((peak_rc < BORDER) | (peak_rc >= np.array(size) - BORDER)).any(axis=1)
 print(f"   the CAM peak (upsampled argmax) lies on a stroke pixel (image > 0.5) in "
       f"{hits.sum()} of {len(x)} test digits for the true class, {hits_other.sum()} for the "
       f"runner-up; a random pixel would be a stroke pixel {100 * stroke.mean():.1f}% of the time")
+print(f"   of the {(~hits).sum()} off-stroke peaks, {(at_border & ~hits).sum()} lie within "
+      f"{BORDER} pixels of the image border")
 missed = np.bincount(y[~hits], minlength=10)
 print("   digits whose CAM peak is off the strokes, per class: " +
       ", ".join(f"{c}: {missed[c]}/{(y == c).sum()}" for c in range(10) if (y == c).any()))
@@ -94,44 +101,70 @@ fig = plot.method_grid(x[columns], [
     ("digit", "image", x[columns]),
     ("CAM M_c (signed)", "signed", cam_cols),
     ("h*w Grad-CAM, no ReLU", "signed", grad_cam_cols),
-    ("h*w Grad-CAM = ReLU(CAM)", "positive", np.maximum(grad_cam_cols, 0))],
+    ("ReLU(CAM)", "positive", np.maximum(grad_cam_cols, 0))],
     column_titles=titles, size=1.6)
 panels = fig.panels                                         # (rows, images)
-for j, m in enumerate(cam_cols):                            # mark each map's peak, and
-    row, col = np.unravel_index(m.argmax(), m.shape)        # outline the digit in grey
+for j, m in enumerate(cam_cols):                            # mark each map's peak
+    row, col = np.unravel_index(m.argmax(), m.shape)
     for r in (1, 2, 3):
-        if r < 3:
-            panels[r, j].contour(x[columns[j], 0], levels=[0.5], colors="0.45", linewidths=0.6)
-        panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2)
+        panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2,
+                          clip_on=False)
+chance = 100 * stroke.mean()                                # a random pixel's stroke rate
 common.save(fig, args, "1_cam_equals_grad_cam.png",
-            "CAM and h*w times Grad-CAM without its ReLU (signed, blue < 0 < red, the digit "
-            "outlined in grey), and the "
-            "rectified Grad-CAM in viridis over the grey digit at alpha 0.6, for four digits "
-            "each explained for its true class and its runner-up; one scale per row, so true "
-            "and runner-up share it; x marks the peak. Look at the two signed rows: they are "
-            "identical. Reproduces the CAM overlays of Zhou et al. 2016 / Vasu & Savakis and "
-            "Grad-CAM of Selvaraju et al. 2017.")
+            "CAM and h*w times Grad-CAM without its ReLU (signed, blue < 0 < red), and the "
+            "rectified map ReLU(CAM) = h*w Grad-CAM (opaque viridis), with the digit's outline "
+            "in grey, for four digits each explained for its true class and its runner-up; one "
+            "scale per row, so true and runner-up share it; x marks the peak. Look at the two "
+            "signed rows: they are identical (max difference "
+            f"{gap:.1e} of max |CAM|). Unlike the object-covering CAM overlays of Zhou et al. "
+            f"2016, these maps {'mostly do not' if 2 * hits.sum() < len(x) else 'do not always'} "
+            f"point at the digit: over {len(x)} test digits the "
+            f"true-class CAM peaks off the strokes in {len(x) - hits.sum()} "
+            f"({hits.sum()} on a stroke; {hits_other.sum()} for the runner-up, against "
+            f"{chance:.1f}% for a random pixel), {(at_border & ~hits).sum()} of them within "
+            f"{BORDER} pixels of the border. CAM "
+            "as in Zhou et al. 2016 / Vasu & Savakis, Grad-CAM as in Selvaraju et al. 2017.")
 
 # --- 4. Grad-CAM at an earlier layer ---------------------------------------------------------
 print("   Grad-CAM by layer, on the same digits:  peak on a stroke   corr(true, runner-up)")
-layer_maps = {}
+layer_maps, on_stroke, grid = {}, {}, {}
 for layer in ("relu2", last):
     true_map = explain.grad_cam(model, x, y, layer=layer)
     other_map = explain.grad_cam(model, x, runner_up, layer=layer)
     a, b = true_map.reshape(len(x), -1), other_map.reshape(len(x), -1)
     a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
     r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-30)
+    on_stroke[layer] = int(peak_on_stroke(true_map).sum())
+    grid[layer] = "x".join(map(str, true_map.shape[1:]))
     print(f"   {layer:>6} ({true_map.shape[1]}x{true_map.shape[2]}): "
-          f"{peak_on_stroke(true_map).sum():3d} of {len(x)} digits          mean {r.mean():.2f}")
+          f"{on_stroke[layer]:3d} of {len(x)} digits          mean {r.mean():.2f}")
     layer_maps[layer] = explain.upsample(true_map[shown], size)
 fig = plot.method_grid(x[shown], [("digit", "image", x[shown])] + [
     (f"Grad-CAM {layer}", "positive", maps) for layer, maps in layer_maps.items()],
     column_titles=[f"digit {y[i]}, class {y[i]}" for i in shown], size=1.9)
+for r, maps in enumerate(layer_maps.values(), start=1):      # mark each map's peak
+    for j, m in enumerate(maps):
+        row, col = np.unravel_index(m.argmax(), m.shape)
+        fig.panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2,
+                              clip_on=False)
+
+
+def versus_chance(count):
+    """'k/N peaks on a stroke, below/above the p% chance rate' for one layer."""
+    share = 100 * count / len(x)
+    side = "below" if share < chance else "above" if share > chance else "at"
+    return f"{count}/{len(x)} peaks on a stroke, {side} the {chance:.1f}% chance rate"
+
+
 common.save(fig, args, "2_grad_cam_layers.png",
-            "Grad-CAM for the true class at relu2 (14x14) and at the last ReLU (7x7), in "
-            "viridis over the grey digit at alpha 0.6, one scale per row. Look at how much "
-            "finer the relu2 map is, and compare where each row peaks with the printed "
-            "stroke counts. Grad-CAM at two depths as in Selvaraju et al. 2017.")
+            f"Grad-CAM for the true class at relu2 ({grid['relu2']}) and at the last ReLU, "
+            f"{last} ({grid[last]}), in "
+            "opaque viridis with the digit's outline in grey, one scale per row; x marks each "
+            "map's peak. Look at how much finer the relu2 map is, and whether its peaks sit "
+            f"on the strokes: measured over {len(x)} test digits, relu2 gets "
+            f"{versus_chance(on_stroke['relu2'])}; {last} gets "
+            f"{versus_chance(on_stroke[last])}. Grad-CAM at two depths as in Selvaraju et al. "
+            "2017.")
 
 print("What to look at:")
 print("  * 1_cam_equals_grad_cam: the two signed rows are the same picture (the difference")

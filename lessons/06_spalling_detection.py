@@ -26,12 +26,18 @@ split = int(0.8 * count)
 train, test = (x[:split], y[:split]), (x[split:], y[split:])
 print(f"   {count} surfaces ({np.bincount(y).tolist()} intact/crack/spalling), "
       f"{split} for training, {count - split} held out")
-fig = plot.image_grid(x[:12], [sc.datasets.SURFACE_CLASS_NAMES[c] for c in y[:12]], columns=6)
+PER_CLASS = 4
+names = sc.datasets.SURFACE_CLASS_NAMES
+examples = np.concatenate([np.flatnonzero(y == c)[:PER_CLASS] for c in range(len(names))])
+fig = plot.image_grid(x[examples], [f"{names[c]} {i}" for c, i in
+                                    zip(y[examples], np.arange(len(examples)) % PER_CLASS)],
+                      columns=PER_CLASS)
 common.save(fig, args, "1_surfaces.png",
-            "Twelve of the procedural concrete surfaces, each titled with its class (intact, "
-            "crack or spalling), with stains, shadows and formwork joints as distractors. Look "
-            "for the defects the network must find. They stand in for the photographs of "
-            "Gao & Mosalam's spalling data set.")
+            f"The first {PER_CLASS} procedural concrete surfaces of each class, one class per "
+            f"row ({', '.join(names)}): RGB images made to stand in for colour photographs, "
+            "shown in their own colours, with stains, shadows and formwork joints as "
+            "distractors. Look for the defects the network must find. They stand in for the "
+            "photographs of Gao & Mosalam's spalling data set.")
 
 model, history = common.trained(
     args, "gap-surface", lambda: zoo.gap_model(3, 3, widths=(16, 32, 64)), (train, test),
@@ -61,7 +67,7 @@ for name, maps in scores.items():
         if pick.any():
             hits = metrics.pointing_game(maps[pick], md[pick])
             energy = metrics.energy_in_mask(maps[pick], md[pick])
-            class_name = sc.datasets.SURFACE_CLASS_NAMES[c]
+            class_name = names[c]
             line += f"  {class_name} {100 * hits:5.1f}% {100 * energy:5.1f}%"
     print(line)
 even = md.reshape(len(md), -1).mean(axis=1).mean()
@@ -76,20 +82,35 @@ for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks 
     rows = np.flatnonzero(yd == c)[:4]             # weaker, a shared row scale would hide them
     if len(rows) == 0:
         continue
-    class_name = sc.datasets.SURFACE_CLASS_NAMES[c]
-    fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows])] + [
-        (f"{name}{' max|RGB|' if name != 'Grad-CAM' else ''}", "positive", maps[rows])
-        for name, maps in scores.items()],
-        masks=md[rows], outline=("image",) if c == 1 else ("image", "positive"),
-        column_titles=[f"{class_name} {i}" for i in range(len(rows))], size=2.1)
+    class_name = names[c]
+    titles = [f"{class_name} {i}" for i in range(len(rows))]
+    map_rows = [(f"{name}{' max|RGB|' if name != 'Grad-CAM' else ''}", "positive", maps[rows])
+                for name, maps in scores.items()]
+    fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows])] + map_rows,
+                           masks=md[rows], outline=("image", "positive"),
+                           column_titles=titles, size=2.1)
+    weak = []                                      # panels that get plot's "weak" label
+    for name, kind, maps in map_rows:
+        scale = plot.row_scale(maps, kind)
+        weak += [f"{name.split(' max')[0]} of {t}" for t, m in zip(titles, maps)
+                 if plot.map_note(m, kind, scale)]
+    ggc = scores["Guided Grad-CAM"][rows]         # how bright each Guided Grad-CAM panel is
+    ggc_scale = plot.row_scale(ggc, "positive")
+    brightness = ", ".join(f"{t} {100 * m.max() / ggc_scale:.0f}/"
+                           f"{100 * m[mask].mean() / ggc_scale:.0f}"
+                           for t, m, mask in zip(titles, ggc, md[rows]))
+    print(f"   {class_name} figure: panels labelled weak: {', '.join(weak) or 'none'}; Guided "
+          f"Grad-CAM peak / mean on the defect, % of the row's scale: {brightness}")
     common.save(fig, args, f"{number}_gbp_gradcam_guided_gradcam_{class_name}.png",
                 f"Guided backprop, Grad-CAM and Guided Grad-CAM (rows; the non-negative maps "
                 f"that are scored, largest |value| over RGB for the gradient maps) for four "
-                f"held-out {class_name} images, in viridis over the surface at alpha 0.6, one "
-                f"scale per row; the true defect is outlined in white"
-                f"{' in the top row' if c == 1 else ''}. Look at how much of each map lies on "
-                f"the defect. Reproduces the GBP / Grad-CAM / Guided Grad-CAM figure of "
-                f"Gao & Mosalam.")
+                f"held-out {class_name} images, in opaque viridis, one scale per row; the true "
+                f"defect is outlined in white in every row. A panel labelled 'weak: max v (p% of "
+                f"row)' peaks under a quarter of its row's scale, so it looks almost empty "
+                f"(here: {', '.join(weak) or 'none'}). A thin map can look faint even so: the "
+                f"Guided Grad-CAM row's peak / mean on the defect, in % of the row's scale, is "
+                f"{brightness}. Look at how much of each map lies on the defect. Reproduces the "
+                f"GBP / Grad-CAM / Guided Grad-CAM figure of Gao & Mosalam.")
 
 print("What to look at:")
 print("  * 2_... (cracks) and 3_... (spalls): compare each row with the defect; the two")
