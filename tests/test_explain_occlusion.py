@@ -135,3 +135,15 @@ def test_the_cone_in_float32_and_its_limits():
     with pytest.raises(ValueError, match="method='cone' needs a chain"):
         occlusion(residual, x, 0, window=14, stride=14, method="cone")
     assert occlusion(residual, x, 0, window=14, stride=14).shape == (1, 2, 2)
+
+
+def test_every_class_probability_at_once():
+    """output="probabilities": (N, oh, ow, K), rows summing to 1, whose target column is
+    output="probability"."""
+    model = tiny_net()
+    x = np.random.default_rng(6).random((2, 1, 8, 8))
+    every = occlusion(model, x, [0, 0], window=3, stride=2, output="probabilities")
+    assert every.shape == (2, 3, 3, 4)
+    np.testing.assert_allclose(every.sum(axis=3), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(every[..., 2], occlusion(model, x, 2, window=3, stride=2),
+                               rtol=1e-12)

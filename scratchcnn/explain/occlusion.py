@@ -16,7 +16,7 @@ from ..model import eval_mode
 from .base import as_targets, check_batch
 from .occlusion_cone import cone_logits, cone_plan
 
-OUTPUTS = ("probability", "score")
+OUTPUTS = ("probability", "score", "probabilities")
 METHODS = ("auto", "cone", "full")
 
 
@@ -43,8 +43,10 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
 
     x: (N, C, H, W); window, stride: an int or a pair; baseline: the occluder's value
     (all channels). returns (N, oh, ow): entry (n, i, j) is output(x_n with
-    x_n[:, i*sh : i*sh + wh, j*sw : j*sw + ww] = baseline), oh = (H - wh) // sh + 1.
-    method: "auto", "cone" or "full" (see the module docstring).
+    x_n[:, i*sh : i*sh + wh, j*sw : j*sw + ww] = baseline), oh = (H - wh) // sh + 1;
+    output="probabilities": every class's probability, (N, oh, ow, K) (e.g. to map the
+    most probable class, Zeiler & Fergus Fig. 7). method: "auto", "cone" or "full"
+    (see the module docstring).
     """
     check_batch(x)
     if output not in OUTPUTS:
@@ -63,7 +65,8 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
     targets = as_targets(target, n, _num_classes(model, x))
     corners = [(r, c) for r in rows for c in cols]
     tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
-    result = np.empty((n, len(corners)))
+    classes = _num_classes(model, x)
+    result = np.empty((n, len(corners)) + ((classes,) if output == "probabilities" else ()))
     with eval_mode(model):
         for image in range(n):
             for start in range(0, len(corners), batch_size):
@@ -76,9 +79,13 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
                     for k, (r, c) in enumerate(corners[chunk]):
                         occluded[k, :, r:r + wh, c:c + ww] = baseline
                     logits = model.forward(occluded)
-                result[image, chunk] = to_numpy(_pick(
-                    logits, np.full(len(tops[chunk]), targets[image]), output))
-    return result.reshape(n, len(rows), len(cols))
+                if output == "probabilities":
+                    result[image, chunk] = to_numpy(array_module(logits).exp(
+                        log_softmax(logits)))
+                else:
+                    result[image, chunk] = to_numpy(_pick(
+                        logits, np.full(len(tops[chunk]), targets[image]), output))
+    return result.reshape(n, len(rows), len(cols), *result.shape[2:])
 
 
 def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.0,
