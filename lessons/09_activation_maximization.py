@@ -60,8 +60,8 @@ print(f"   MNIST net, {len(x_train)}-image MNIST    {history['accuracy'][-1]:.3f
 print(f"   deep net, 5 Fashion classes    {deep_history['accuracy'][-1]:.3f}"
       f"{'':27}{deep_history['val_accuracy'][-1]:.3f}      0.879 / 0.801 (5 ImageNet classes)")
 print(f"   (the MNIST net in eval mode, no dropout, on its {len(x_train)} training images: "
-      f"{eval_train:.3f}.) The data differ: our MNIST is a subset of {len(x_train)} images of subset of the "
-      f"paper's 60k, and five Fashion-MNIST classes ({', '.join(FIVE_NAMES)}; 28x28 grey) stand in "
+      f"{eval_train:.3f}.) The data differ: our MNIST is a subset of {len(x_train)} of the "
+      f"paper's 60k images, and five Fashion-MNIST classes ({', '.join(FIVE_NAMES)}; 28x28 grey) stand in "
       f"for the paper's five 224x224 colour ImageNet classes.")
 
 # --- 2. Channel activation maximization (Tang et al. sec. 3.2) -----------------------------

@@ -67,11 +67,14 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
     tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
     classes = _num_classes(model, x)
     result = np.empty((n, len(corners)) + ((classes,) if output == "probabilities" else ()))
+    use_cone = plan is not None and method != "full"
+    # the cone's boxes are small: all of an image's occluders at once (measured faster)
+    step = max(batch_size, 2048) if use_cone else batch_size
     with eval_mode(model):
         for image in range(n):
-            for start in range(0, len(corners), batch_size):
-                chunk = slice(start, start + batch_size)
-                if plan is not None and method != "full":
+            for start in range(0, len(corners), step):
+                chunk = slice(start, start + step)
+                if use_cone:
                     logits = cone_logits(model, plan, x[image], tops[chunk], lefts[chunk],
                                          window, baseline)
                 else:

@@ -22,6 +22,7 @@ Linear layer; anything after it. ``cone_plan`` says None for any other network.
 import numpy as np
 
 from ..layers import Conv2D, Linear
+from ..layers.base import input_checked_for_nan
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
 POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")
@@ -50,9 +51,8 @@ def _ceil_div(a, b):
 
 def _gather(planes, top, left, height, width):
     """planes (C, H, W), corners (B,) -> crops (B, C, height, width)."""
-    rows = top[:, None] + np.arange(height)
-    cols = left[:, None] + np.arange(width)
-    return np.ascontiguousarray(planes[:, rows[:, :, None], cols[:, None, :]].transpose(1, 0, 2, 3))
+    windows = np.lib.stride_tricks.sliding_window_view(planes, (height, width), axis=(1, 2))
+    return np.ascontiguousarray(windows[:, top, left].transpose(1, 0, 2, 3))
 
 
 def _unpadded(layer):
@@ -84,10 +84,10 @@ def _window_step(layer, before, top, left, values):
     crop_h, crop_w = (bh - 1) * sh + kh, (bw - 1) * sw + kw
     padded = np.pad(before, ((0, 0), (ph, ph), (pw, pw)))
     crops = _gather(padded, out_top * sh, out_left * sw, crop_h, crop_w)    # the unoccluded values
+    vh, vw = values.shape[2:]
     for b in range(len(values)):                   # paste each box's changed values in place
-        r, c = top[b] + ph - out_top[b] * sh, left[b] + pw - out_left[b] * sw
-        r0, r1 = max(r, 0), min(r + values.shape[2], crop_h)
-        c0, c1 = max(c, 0), min(c + values.shape[3], crop_w)
+        r, c = int(top[b]) + ph - int(out_top[b]) * sh, int(left[b]) + pw - int(out_left[b]) * sw
+        r0, r1, c0, c1 = max(r, 0), min(r + vh, crop_h), max(c, 0), min(c + vw, crop_w)
         crops[b, :, r0:r1, c0:c1] = values[b, :, r0 - r:r1 - r, c0 - c:c1 - c]
     return out_top, out_left, _unpadded(layer).forward(crops)
 
@@ -101,12 +101,13 @@ def cone_logits(model, plan, image, top, left, window, baseline):
     before = [image] + [model.outputs[name][0] for name in spatial]         # unoccluded
     base_dense = model.outputs[dense][0]
     values = np.full((len(top), image.shape[0], *window), baseline, dtype=image.dtype)
-    for name, below in zip(spatial, before):
-        layer = model[name]
-        if type(layer).__name__ in WINDOW_LAYERS:
-            top, left, values = _window_step(layer, below, top, left, values)
-        else:
-            values = layer.forward(values)                 # pointwise: the box stays put
+    with input_checked_for_nan():                  # the image was checked by the forward above
+        for name, below in zip(spatial, before):
+            layer = model[name]
+            if type(layer).__name__ in WINDOW_LAYERS:
+                top, left, values = _window_step(layer, below, top, left, values)
+            else:
+                values = layer.forward(values)             # pointwise: the box stays put
     last = before[-1]                                      # the unoccluded last feature maps
     delta = values - _gather(last, top, left, *values.shape[2:])             # (B, K, bh, bw)
     weights = model[dense].params["W"]
