@@ -6,16 +6,29 @@ from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair
 
 
-def check_window(layer, x):
-    """x must be (N, C, H, W) with room for at least one (kh, kw) window."""
-    layer.check_input(x, "(N, C, H, W)", 4)
-    kh, kw = layer.kernel_size
-    if x.shape[2] < kh or x.shape[3] < kw:
-        raise ValueError(f"{layer.label}: kernel_size {layer.kernel_size} is larger than the "
-                         f"input's spatial size {tuple(x.shape[2:])}")
+class _Pooling(Layer):
+    """What the pooling layers share: a (kh, kw) window moved by ``stride`` (default: the
+    kernel size), no padding, and the check that the input holds at least one window."""
+
+    def __init__(self, kernel_size, stride=None, name=None):
+        super().__init__(name)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
+        self.input_shape = None
+
+    def config(self):
+        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride))
+
+    def check_window(self, x):
+        """x must be (N, C, H, W) with room for at least one (kh, kw) window."""
+        self.check_input(x, "(N, C, H, W)", 4)
+        kh, kw = self.kernel_size
+        if x.shape[2] < kh or x.shape[3] < kw:
+            raise ValueError(f"{self.label}: kernel_size {self.kernel_size} is larger than the "
+                             f"input's spatial size {tuple(x.shape[2:])}")
 
 
-class MaxPool2D(Layer):
+class MaxPool2D(_Pooling):
     """Max over (kh, kw) windows moved by ``stride`` (default: the kernel size).
 
     forward: x (N, C, H, W) -> y (N, C, OH, OW), OH = (H - kh) // sh + 1.
@@ -28,17 +41,11 @@ class MaxPool2D(Layer):
     name_prefix = "pool"
 
     def __init__(self, kernel_size, stride=None, name=None):
-        super().__init__(name)
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
+        super().__init__(kernel_size, stride, name)
         self.switches = None
-        self.input_shape = None
-
-    def config(self):
-        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride))
 
     def forward(self, x):
-        check_window(self, x)
+        self.check_window(x)
         kh, kw = self.kernel_size
         y, self.switches = kernels_for(x).maxpool_forward(x, kh, kw, self.stride)
         self.input_shape = x.shape
@@ -86,7 +93,7 @@ class MaxUnpool2D(Layer):
         return kernels_for(dx).gather_at_switches(dx, self.switches)
 
 
-class AvgPool2D(Layer):
+class AvgPool2D(_Pooling):
     """Mean over (kh, kw) windows moved by ``stride`` (default: the kernel size), as in
     "Making the Training Visible" (average pooling) and PyTorch's AvgPool2d without padding.
 
@@ -96,17 +103,8 @@ class AvgPool2D(Layer):
     """
     name_prefix = "avgpool"
 
-    def __init__(self, kernel_size, stride=None, name=None):
-        super().__init__(name)
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
-        self.input_shape = None
-
-    def config(self):
-        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride))
-
     def forward(self, x):
-        check_window(self, x)
+        self.check_window(x)
         self.input_shape = x.shape
         return kernels_for(x).avgpool_forward(x, *self.kernel_size, self.stride)
 
