@@ -62,24 +62,23 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
     rows, cols = occluder_positions(x.shape[2:], window, stride)
     (wh, ww), xp = window, array_module(x)
     n = len(x)
-    targets = as_targets(target, n, _num_classes(model, x))
-    corners = [(r, c) for r in rows for c in cols]
-    tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
     classes = _num_classes(model, x)
-    result = np.empty((n, len(corners)) + ((classes,) if output == "probabilities" else ()))
+    targets = as_targets(target, n, classes)
+    tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))    # every corner
+    result = np.empty((n, len(tops)) + ((classes,) if output == "probabilities" else ()))
     use_cone = plan is not None and method != "full"
     # the cone's boxes are small: all of an image's occluders at once (measured faster)
     step = max(batch_size, 2048) if use_cone else batch_size
     with eval_mode(model):
         for image in range(n):
-            for start in range(0, len(corners), step):
+            for start in range(0, len(tops), step):
                 chunk = slice(start, start + step)
                 if use_cone:
                     logits = cone_logits(model, plan, x[image], tops[chunk], lefts[chunk],
                                          window, baseline)
                 else:
                     occluded = xp.repeat(x[image:image + 1], len(tops[chunk]), axis=0)
-                    for k, (r, c) in enumerate(corners[chunk]):
+                    for k, (r, c) in enumerate(zip(tops[chunk], lefts[chunk])):
                         occluded[k, :, r:r + wh, c:c + ww] = baseline
                     logits = model.forward(occluded)
                 if output == "probabilities":
