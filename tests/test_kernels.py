@@ -4,6 +4,11 @@ float64 agrees to 1e-12 relative, float32 to 1e-5 (sums may be ordered
 differently); switches agree exactly; repeated calls give identical bits.
 The GPU (CuPy) versions run the same checks and skip cleanly without a GPU.
 """
+import ast
+import inspect
+import types
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -111,15 +116,16 @@ def test_reference_kernels_by_hand():
 
 
 def test_a_whole_model_agrees_on_both_cpu_paths():
-    """Forward, parameter gradients and the input gradient of a small net: Numba
-    path vs ``use_reference()``, float64 to 1e-12 relative."""
+    """Forward, parameter gradients and the input gradient of a small net (batch norm in
+    training mode included): Numba path vs ``use_reference()``, float64 to 1e-12 relative."""
     import scratchcnn as sc
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 2, 11, 9))
     labels = np.array([0, 2, 1])
     results = []
     for reference_only in (False, True):
-        model = sc.Sequential([sc.Conv2D(2, 4, 3, stride=2, padding=1), sc.ReLU(),
+        model = sc.Sequential([sc.Conv2D(2, 4, 3, stride=2, padding=1), sc.BatchNorm2D(4),
+                               sc.ReLU(),
                                sc.MaxPool2D(2, stride=1), sc.Conv2D(4, 3, 2), sc.ReLU(),
                                sc.GlobalAvgPool2D(), sc.Linear(3, 3)], seed=5).astype(np.float64)
         with sc.use_reference(reference_only):
@@ -129,6 +135,39 @@ def test_a_whole_model_agrees_on_both_cpu_paths():
         results.append([logits, dx] + [g for layer in model for g in layer.grads.values()])
     for fast_value, reference_value in zip(*results):
         close(fast_value, reference_value, np.float64)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("param_grads, input_grad", [(True, True), (False, True), (True, False)])
+def test_batchnorm_layer_agrees_on_both_cpu_paths(training, param_grads, input_grad):
+    """BatchNorm2D alone, float32, every backward option: y, dx and the parameter gradients
+    on the Numba path equal the reference path's to 1e-5 relative; dx does not depend on
+    ``param_grads``, and ``param_grads=False`` adds nothing to the gradients."""
+    import scratchcnn as sc
+    rng = np.random.default_rng(7)
+    x, dy = rng.standard_normal((4, 3, 5, 7), dtype=np.float32), \
+        rng.standard_normal((4, 3, 5, 7), dtype=np.float32)
+    results = []
+    for reference_only in (False, True):
+        layer = sc.BatchNorm2D(3)
+        layer.params["gamma"][...], layer.params["beta"][...] = [1.5, 0.5, -1], [0.1, 0, -2]
+        layer.buffers["running_mean"][...], layer.buffers["running_var"][...] = 0.3, 2
+        layer.training = training
+        with sc.use_reference(reference_only):
+            y = layer.forward(x)
+            dx = layer.backward(dy, param_grads=param_grads, input_grad=input_grad)
+            first = [g.copy() for g in layer.grads.values()]
+            full_dx = layer.backward(dy)                  # both: adds dL/dgamma, dL/dbeta
+        grads = [g - g_first for g, g_first in zip(layer.grads.values(), first)]
+        assert (dx is None) != input_grad
+        if input_grad:
+            close(dx, full_dx, np.float32)
+        for g_first, g in zip(first, grads):
+            close(g_first, g if param_grads else 0 * g, np.float32)
+        results.append([y, full_dx, layer.buffers["running_mean"], layer.buffers["running_var"]]
+                       + grads)
+    for fast_value, reference_value in zip(*results):
+        close(fast_value, reference_value, np.float32)
 
 
 LAYOUT_CASES = [(64, 32, 26, 26), (1, 1, 1, 1), (3, 5, 7, 2), (2, 7, 1, 9)]
@@ -155,6 +194,111 @@ def test_relu_and_layout_kernels_match_reference(backend, dtype, shape):
     back = kernels.nchw_to_columns(put(x))
     assert np.array_equal(get(back), reference.nchw_to_columns(x))
     assert np.array_equal(get(kernels.relu_forward(put(x))[0]), get(y))   # same bits again
+
+
+BATCHNORM_CASES = [(3, 5, 7, 6), (64, 8, 28, 28), (2, 64, 4, 4), (1, 3, 1, 2), (4, 2, 1, 9)]
+
+
+def check_batchnorm_kernels(kernels, put, get, x, dy, dtype):
+    """The four batch norm kernels of ``kernels`` against the reference, step by step
+    as BatchNorm2D calls them: statistics of x, forward, the backward sums for dy, dx.
+    Sums agree to TOL; the elementwise kernels give exactly the reference's bits."""
+    rng = np.random.default_rng(6)
+    c = x.shape[1]
+    gamma, beta = (rng.uniform(0.5, 1.5, c).astype(dtype), rng.standard_normal(c).astype(dtype))
+    mean_ref, var_ref = reference.batchnorm_statistics(x)
+    mean, var = kernels.batchnorm_statistics(put(x))
+    close(get(mean), mean_ref, dtype)
+    close(get(var), var_ref, dtype)
+    inv_std = 1 / (var_ref + dtype(1e-5)) ** 0.5
+    x_hat_ref, y_ref = reference.batchnorm_forward(x, mean_ref, inv_std, gamma, beta)
+    x_hat, y = kernels.batchnorm_forward(put(x), *map(put, (mean_ref, inv_std, gamma, beta)))
+    assert np.array_equal(get(x_hat), x_hat_ref) and np.array_equal(get(y), y_ref)
+    sums_ref = reference.batchnorm_backward_sums(dy, x_hat_ref)
+    sums = kernels.batchnorm_backward_sums(put(dy), put(x_hat_ref))
+    for value, expected in zip(sums, sums_ref):
+        close(get(value), expected, dtype)
+    means = [gamma * s / (x.size // c) for s in sums_ref]
+    dx_ref = reference.batchnorm_input_grad(dy, x_hat_ref, gamma, inv_std, *means)
+    dx = kernels.batchnorm_input_grad(put(dy), put(x_hat_ref), *map(put, [gamma, inv_std] + means))
+    assert np.array_equal(get(dx), dx_ref)
+    again = kernels.batchnorm_backward_sums(put(dy), put(x_hat_ref))        # deterministic bits
+    assert all(np.array_equal(get(a), get(b)) for a, b in zip(again, sums))
+    assert np.array_equal(get(kernels.batchnorm_statistics(put(x))[1]), get(var))
+
+
+def batchnorm_inputs(shape, dtype, layout):
+    """x around 3 with spread 2 (a mean far from 0 tests the variance's accuracy) and dy;
+    ``layout="strided"``: both as non-contiguous views (channel-major storage)."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(shape) * 2 + 3, rng.standard_normal(shape)]
+    if layout == "strided":
+        arrays = [np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+                  for a in arrays]
+    return [a.astype(dtype, copy=False) for a in arrays]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("shape", BATCHNORM_CASES, ids=str)
+def test_batchnorm_kernels_match_reference(backend, dtype, layout, shape):
+    kernels, put, get = fast(backend)
+    x, dy = batchnorm_inputs(shape, dtype, layout)
+    assert layout == "contiguous" or not x.flags.c_contiguous or 1 in shape[:2]
+    check_batchnorm_kernels(kernels, put, get, x, dy, dtype)
+
+
+def _unbiased_statistics(x):
+    mean, var = cpu.batchnorm_statistics(x)
+    m = x.size // x.shape[1]
+    return mean, var * x.dtype.type(m / (m - 1))
+
+
+WRONG_BATCHNORM_KERNELS = {     # one wrong function each, the rest the Numba kernels
+    "unbiased variance": dict(batchnorm_statistics=_unbiased_statistics),
+    "forward without beta": dict(batchnorm_forward=lambda x, mean, inv_std, gamma, beta:
+                                 cpu.batchnorm_forward(x, mean, inv_std, gamma, 0 * beta)),
+    "sums swapped": dict(batchnorm_backward_sums=lambda dy, x_hat:
+                         cpu.batchnorm_backward_sums(dy, x_hat)[::-1]),
+    "dx without the variance term": dict(
+        batchnorm_input_grad=lambda dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat:
+        cpu.batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, 0 * mean_dx_hat_x_hat)),
+}
+
+
+@pytest.mark.parametrize("wrong", WRONG_BATCHNORM_KERNELS)
+def test_batchnorm_check_catches_a_wrong_kernel(wrong):
+    """Negative control for ``check_batchnorm_kernels``: each wrong twin fails it,
+    in float32, on the smallest odd shape."""
+    functions = {name: getattr(cpu, name) for name in (
+        "batchnorm_statistics", "batchnorm_forward", "batchnorm_backward_sums",
+        "batchnorm_input_grad")}
+    kernels = types.SimpleNamespace(**{**functions, **WRONG_BATCHNORM_KERNELS[wrong]})
+    x, dy = batchnorm_inputs((3, 5, 7, 6), np.float32, "contiguous")
+    check_batchnorm_kernels(types.SimpleNamespace(**functions), np.asarray, np.asarray, x, dy,
+                            np.float32)                          # the right ones pass
+    with pytest.raises(AssertionError):
+        check_batchnorm_kernels(kernels, np.asarray, np.asarray, x, dy, np.float32)
+
+
+def test_every_backend_has_every_kernel_with_the_same_signature():
+    """cpu.py and gpu.py define or import every public function of reference.py, with the
+    same arguments. gpu.py is parsed, not imported, so this runs without CuPy."""
+    public = {name: inspect.signature(f) for name, f in vars(reference).items()
+              if inspect.isfunction(f) and f.__module__ == reference.__name__
+              and not name.startswith("_")}
+    assert {name: inspect.signature(getattr(cpu, name, None) or (lambda: None))
+            for name in public} == public
+    tree = ast.parse(Path(reference.__file__).with_name("gpu.py").read_text())
+    defined = {node.name: [a.arg for a in node.args.args] for node in tree.body
+               if isinstance(node, ast.FunctionDef)}
+    imported = {alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                and node.module == "reference" for alias in node.names}
+    assert set(public) <= set(defined) | imported
+    for name, arguments in defined.items():
+        if name in public:
+            assert arguments == list(public[name].parameters), name
 
 
 def test_close_catches_a_wrong_kernel():

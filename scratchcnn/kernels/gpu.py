@@ -14,9 +14,12 @@ NVRTC for sm_80 and sm_90 on any machine (no GPU needed).
 import cupy as cp
 
 from . import gpu_sources
-# These four are plain array operations, the same on CuPy as on NumPy:
-from .reference import (avgpool_backward, avgpool_forward, columns_to_nchw,  # noqa: F401
-                        conv_output_size, gather_at_switches, nchw_to_columns, relu_forward)
+# These are plain array operations, the same on CuPy as on NumPy (batch norm's per-channel
+# sums are CuPy reductions, its elementwise maps broadcasts):
+from .reference import (avgpool_backward, avgpool_forward, batchnorm_backward_sums,  # noqa: F401
+                        batchnorm_forward, batchnorm_input_grad, batchnorm_statistics,
+                        columns_to_nchw, conv_output_size, gather_at_switches, nchw_to_columns,
+                        relu_forward)
 
 # The CUDA sources live in gpu_sources.py (no CuPy there), so that a machine without
 # a GPU can compile-check them: tests/test_gpu_compile.py.
