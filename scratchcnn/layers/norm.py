@@ -1,6 +1,7 @@
 """Batch normalization over the channels of NCHW maps (Ioffe & Szegedy 2015)."""
 import numpy as np
 
+from ..kernels import kernels_for
 from .base import Layer
 
 
@@ -44,14 +45,13 @@ class BatchNorm2D(Layer):
 
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4, self.num_features, "num_features")
-        shape = (1, -1, 1, 1)
+        kernels = kernels_for(x)
         if self.training:
             count = x.shape[0] * x.shape[2] * x.shape[3]
             if count < 2:
                 raise ValueError(f"{self.label}: training mode needs more than one value per "
                                  f"channel to compute a variance, got x of shape {tuple(x.shape)}")
-            mean = x.mean(axis=(0, 2, 3))
-            var = x.var(axis=(0, 2, 3))                      # biased: used to normalize
+            mean, var = kernels.batchnorm_statistics(x)    # over (N, H, W); var biased: normalizes
             m = self.momentum
             self.buffers["running_mean"] *= 1 - m
             self.buffers["running_mean"] += m * mean
@@ -60,9 +60,11 @@ class BatchNorm2D(Layer):
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         inv_std = 1 / (var + x.dtype.type(self.eps)) ** 0.5
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)       # (x - mu) / sqrt(var + eps)
+        # x_hat = (x - mu) / sqrt(var + eps),  y = gamma * x_hat + beta
+        x_hat, y = kernels.batchnorm_forward(x, mean, inv_std, self.params["gamma"],
+                                             self.params["beta"])
         self.x_hat, self.inv_std, self.used_batch_statistics = x_hat, inv_std, self.training
-        return self.params["gamma"].reshape(shape) * x_hat + self.params["beta"].reshape(shape)
+        return y
 
     def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, C, H, W) -> dx: (N, C, H, W); adds dL/dgamma, dL/dbeta into grads
@@ -75,14 +77,19 @@ class BatchNorm2D(Layer):
         running statistics in eval mode mu and sigma are constants: dL/dx = inv_std dL/dx_hat).
         """
         self.check_grad(dy, None if self.x_hat is None else self.x_hat.shape)
-        x_hat, inv_std = self.x_hat, self.inv_std.reshape(1, -1, 1, 1)
+        kernels, x_hat, gamma = kernels_for(dy), self.x_hat, self.params["gamma"]
+        batch_terms = input_grad and self.used_batch_statistics     # mu and sigma depend on x
+        if param_grads or batch_terms:
+            sum_dy, sum_dy_x_hat = kernels.batchnorm_backward_sums(dy, x_hat)   # over (N, H, W)
         if param_grads:
-            self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
-            self.grads["beta"] += dy.sum(axis=(0, 2, 3))
+            self.grads["gamma"] += sum_dy_x_hat                   # dL/dgamma = sum dy * x_hat
+            self.grads["beta"] += sum_dy                          # dL/dbeta = sum dy
         if not input_grad:
             return None
-        dx_hat = dy * self.params["gamma"].reshape(1, -1, 1, 1)
-        if not self.used_batch_statistics:
-            return inv_std * dx_hat
-        return inv_std * (dx_hat - dx_hat.mean(axis=(0, 2, 3), keepdims=True)
-                          - x_hat * (dx_hat * x_hat).mean(axis=(0, 2, 3), keepdims=True))
+        if not batch_terms:                                       # dL/dx = inv_std * dL/dx_hat
+            return self.inv_std.reshape(1, -1, 1, 1) * (dy * gamma.reshape(1, -1, 1, 1))
+        m = dy.size // dy.shape[1]                                # N*H*W values per channel
+        mean_dx_hat = gamma * sum_dy / m                          # dL/dx_hat = dy * gamma
+        mean_dx_hat_x_hat = gamma * sum_dy_x_hat / m
+        return kernels.batchnorm_input_grad(dy, x_hat, gamma, self.inv_std, mean_dx_hat,
+                                            mean_dx_hat_x_hat)
