@@ -86,10 +86,11 @@ class BatchNorm2D(Layer):
             self.grads["beta"] += sum_dy                          # dL/dbeta = sum dy
         if not input_grad:
             return None
-        if not batch_terms:                                       # dL/dx = inv_std * dL/dx_hat
-            return self.inv_std.reshape(1, -1, 1, 1) * (dy * gamma.reshape(1, -1, 1, 1))
-        m = dy.size // dy.shape[1]                                # N*H*W values per channel
-        mean_dx_hat = gamma * sum_dy / m                          # dL/dx_hat = dy * gamma
-        mean_dx_hat_x_hat = gamma * sum_dy_x_hat / m
+        if batch_terms:
+            m = dy.size // dy.shape[1]                            # N*H*W values per channel
+            mean_dx_hat = gamma * sum_dy / m                      # dL/dx_hat = dy * gamma
+            mean_dx_hat_x_hat = gamma * sum_dy_x_hat / m
+        else:                                   # running statistics: dL/dx = inv_std * dL/dx_hat
+            mean_dx_hat = mean_dx_hat_x_hat = 0 * gamma
         return kernels.batchnorm_input_grad(dy, x_hat, gamma, self.inv_std, mean_dx_hat,
                                             mean_dx_hat_x_hat)
