@@ -15,7 +15,8 @@ import numpy as np
 from .backend import to_numpy
 from .explain import cam, upsample
 from .model import INPUT, eval_mode
-from .resilience import apply_masks, damage_masks, highest_activation_region, region_iou
+from .resilience import (HAR_THRESHOLD, apply_masks, damage_masks, highest_activation_region,
+                         region_iou)
 
 
 def cut_before(model, layer):
@@ -49,13 +50,15 @@ def _correlation(a, b):
     return float((a * b).sum() / scale) if scale > 0 else 0.0
 
 
-def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, batch_size=500):
+def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, batch_size=500,
+                 har_threshold=HAR_THRESHOLD):
     """Damage, measure, restore, for every (site, fraction, seed).
 
     x: (N, C, H, W) held-out images, y: (N,) labels; sites: {label: [layer names]}, e.g.
     {"D1": ["block1.conv1"], ..., "all": [the four]}; fractions: e.g. 0.05, 0.10, ...;
     cam_images: (M, C, H, W) images whose CAMs (for their true class, ``y[:M]``) are
-    compared (default the first 32 of x). The model's weights are restored after each
+    compared (default the first 32 of x); har_threshold: the HAR's share of the map's
+    maximum (highest_activation_region). The model's weights are restored after each
     point. returns a list of rows {"site", "fraction", "seed", "accuracy", "har_iou",
     "cam_correlation"}, and the intact network's accuracy.
     """
@@ -65,7 +68,7 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
     rows = []
     with eval_mode(model):
         intact_maps = upsample(to_numpy(cam(model, cam_images, cam_targets)), size)
-        intact_regions = [highest_activation_region(m) for m in intact_maps]
+        intact_regions = [highest_activation_region(m, har_threshold) for m in intact_maps]
         state = {key: value.copy() for key, value in model.state_dict().items()}
         intact_accuracy = None
         for label, layers in sites.items():
@@ -82,8 +85,9 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
                     rows.append({
                         "site": label, "fraction": float(fraction), "seed": int(seed),
                         "accuracy": float((logits.argmax(axis=1) == y).mean()),
-                        "har_iou": float(np.mean([region_iou(highest_activation_region(m), r)
-                                                  for m, r in zip(maps, intact_regions)])),
+                        "har_iou": float(np.mean([
+                            region_iou(highest_activation_region(m, har_threshold), r)
+                            for m, r in zip(maps, intact_regions)])),
                         "cam_correlation": float(np.mean([_correlation(m, i) for m, i in
                                                           zip(maps, intact_maps)]))})
                     model.load_state_dict(state)                       # undamaged again
@@ -91,3 +95,33 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
                                  for i in range(0, len(x), batch_size)])
         intact_accuracy = float((logits.argmax(axis=1) == y).mean())
     return rows, intact_accuracy
+
+
+SWEEP_COLUMNS = ("site", "fraction", "seed", "accuracy", "har_iou", "cam_correlation")
+
+
+def write_csv(rows, path):
+    """Write damage_sweep's rows to ``path`` as CSV, one line per point, the columns of
+    SWEEP_COLUMNS (fractions as 0.05, not 5 %); returns the path."""
+    lines = [",".join(SWEEP_COLUMNS)]
+    for row in rows:
+        lines.append(",".join(str(row[column]) for column in SWEEP_COLUMNS))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def over_seeds(rows, metric):
+    """{site: (fractions (F,), mean (F,), lowest (F,), highest (F,))} of one metric
+    ("accuracy", "har_iou" or "cam_correlation") over the seeds of each point, sites in
+    the order they first appear, fractions ascending."""
+    if metric not in SWEEP_COLUMNS[3:]:
+        raise ValueError(f"metric must be one of {SWEEP_COLUMNS[3:]}, got {metric!r}")
+    summary = {}
+    for site in dict.fromkeys(row["site"] for row in rows):
+        fractions = sorted({row["fraction"] for row in rows if row["site"] == site})
+        values = [[row[metric] for row in rows if row["site"] == site and row["fraction"] == f]
+                  for f in fractions]
+        summary[site] = (np.array(fractions), np.array([np.mean(v) for v in values]),
+                         np.array([min(v) for v in values]), np.array([max(v) for v in values]))
+    return summary

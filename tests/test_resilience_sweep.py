@@ -60,3 +60,52 @@ def test_each_point_equals_a_copy_damaged_by_hand():
             assert row["har_iou"] == 1.0 and abs(row["cam_correlation"] - 1) < 1e-12
     changed = [r for r in rows if r["fraction"] > 0]
     assert all(r["cam_correlation"] < 1 - 1e-6 for r in changed)       # the damage shows
+
+
+def test_csv_and_seed_summary_by_hand(tmp_path):
+    """The CSV reads back with the csv module as written; over_seeds gives the mean, min
+    and max of each (site, fraction) over its seeds, fractions ascending."""
+    import csv
+    from scratchcnn.resilience_sweep import over_seeds, write_csv
+    rows = [{"site": s, "fraction": f, "seed": k, "accuracy": a, "har_iou": 0.5,
+             "cam_correlation": -0.25}
+            for s, f, k, a in [("D1", 0.5, 0, 0.2), ("D1", 0.5, 1, 0.4), ("D1", 0.1, 0, 0.9),
+                               ("all", 0.1, 0, 0.7)]]
+    path = write_csv(rows, tmp_path / "sweep.csv")
+    with open(path) as f:
+        read = list(csv.DictReader(f))
+    assert [r["site"] for r in read] == ["D1", "D1", "D1", "all"]
+    assert float(read[1]["accuracy"]) == 0.4 and float(read[3]["cam_correlation"]) == -0.25
+    summary = over_seeds(rows, "accuracy")
+    assert list(summary) == ["D1", "all"]
+    fractions, mean, low, high = summary["D1"]
+    np.testing.assert_array_equal(fractions, [0.1, 0.5])
+    np.testing.assert_allclose(mean, [0.9, 0.3])
+    np.testing.assert_array_equal(low, [0.9, 0.2])
+    np.testing.assert_array_equal(high, [0.9, 0.4])
+    import pytest
+    with pytest.raises(ValueError, match="metric must be one of"):
+        over_seeds(rows, "loss")
+
+
+def test_har_threshold_reaches_every_point():
+    """har_threshold is the one used for both HARs: the IoU of each point equals the IoU of
+    HARs computed by hand at that threshold on a copy damaged by hand (and differs from
+    the default threshold's somewhere, so the check can tell)."""
+    from scratchcnn.resilience import highest_activation_region, region_iou
+    rng = np.random.default_rng(1)
+    model = sc.zoo.resnet_gap(widths=(4, 4, 8, 8)).astype(np.float64)
+    x, y = rng.random((12, 1, 12, 12)), rng.integers(0, 10, 12)
+    sites = {"D1": ["block1.conv1"]}
+    at_half, _ = damage_sweep(model, x, y, sites, [0.3, 0.7], cam_images=x, har_threshold=0.5)
+    default, _ = damage_sweep(model, x, y, sites, [0.3, 0.7], cam_images=x)
+    intact = sc.explain.upsample(sc.explain.cam(model, x, y), (12, 12))
+    for row, other in zip(at_half, default):
+        damaged = copy.deepcopy(model)
+        apply_masks(damaged, damage_masks(damaged, ["block1.conv1"], row["fraction"], 0))
+        maps = sc.explain.upsample(sc.explain.cam(damaged, x, y), (12, 12))
+        by_hand = np.mean([region_iou(highest_activation_region(a, 0.5),
+                                      highest_activation_region(b, 0.5))
+                           for a, b in zip(maps, intact)])
+        assert abs(row["har_iou"] - by_hand) < 1e-12
+    assert any(a["har_iou"] != b["har_iou"] for a, b in zip(at_half, default))
