@@ -6,14 +6,13 @@
     apply_masks(model, masks)                               # stuck at zero now ...
     opt = sc.Adam(model, masks=masks)                       # ... and while retraining
     maps = upsample(sc.explain.cam(model, x, y), x.shape[-2:])      # (N, H, W)
-    har = highest_activation_region(maps[0])                # (H, W) bool
+    har = highest_activation_region(maps[0])                # (H, W) bool; a batch:
+    hars = highest_activation_regions(maps)                 # (N, H, W) bool
     region_iou(har, har_before)                             # how much of it survived
 
 Masks are {"<node>.<param>": bool keep-mask}: True keeps a weight, False damages it,
 the format ``SGD``/``Adam`` take as ``masks=`` (optim.py).
 """
-import collections
-
 import numpy as np
 
 from .backend import array_module, to_numpy
@@ -101,69 +100,95 @@ def apply_masks(model, masks):
 
 
 def label_regions(inside, connectivity=4):
-    """Connected-component labelling by breadth-first search.
+    """Connected-component labelling of one bool map (H, W) or of each map of a batch
+    (N, H, W).
 
-    inside: bool (H, W). connectivity: 4 (edge neighbours, what the HAR uses) or 8
-    (corners too). Returns (labels, count): labels int (H, W), 0 outside, 1..count
-    inside, numbered in row-major order of each region's first pixel.
+    connectivity: 4 (edge neighbours, what the HAR uses) or 8 (corners too). Returns
+    (labels, count): labels int like ``inside``, 0 outside, 1..count inside, numbered in
+    row-major order of each region's first pixel; count an int, or (N,) for a batch.
+
+    Every pixel inside starts with its own row-major index; then, until nothing changes,
+    each takes the smallest label among itself and its neighbours inside, and jumps to
+    the label that pixel holds (pointer jumping, so long regions need few rounds). A
+    region ends with its smallest index, that of its first pixel; the ranks of those
+    are the labels. (tests/test_resilience.py checks it against a breadth-first search.)
     """
     inside = np.asarray(inside, dtype=bool)
-    if inside.ndim != 2:
-        raise ValueError(f"inside must have shape (H, W), got {inside.shape}")
+    if inside.ndim not in (2, 3):
+        raise ValueError(f"inside must have shape (H, W) or (N, H, W), got {inside.shape}")
     steps = {4: [(-1, 0), (1, 0), (0, -1), (0, 1)],
              8: [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]}
     if connectivity not in steps:
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    height, width = inside.shape
-    labels = np.zeros(inside.shape, dtype=np.int64)
-    count = 0
-    for i, j in zip(*np.nonzero(inside)):    # row-major order
-        if labels[i, j]:
-            continue
-        count += 1
-        labels[i, j] = count
-        queue = collections.deque([(i, j)])
-        while queue:
-            ci, cj = queue.popleft()
-            for di, dj in steps[connectivity]:
-                ni, nj = ci + di, cj + dj
-                if (0 <= ni < height and 0 <= nj < width and inside[ni, nj]
-                        and not labels[ni, nj]):
-                    labels[ni, nj] = count
-                    queue.append((ni, nj))
-    return labels, count
+    maps = inside.reshape((-1,) + inside.shape[-2:])
+    n, height, width = maps.shape
+    outside = height * width                         # larger than every index
+    index = np.arange(outside).reshape(height, width)
+    labels = np.where(maps, index, outside)
+    while True:
+        padded = np.pad(labels, ((0, 0), (1, 1), (1, 1)), constant_values=outside)
+        smallest = labels.copy()
+        for di, dj in steps[connectivity]:
+            np.minimum(smallest, padded[:, 1 + di:1 + di + height, 1 + dj:1 + dj + width],
+                       out=smallest)
+        flat = np.concatenate([smallest.reshape(n, -1), np.full((n, 1), outside)], axis=1)
+        smallest = np.take_along_axis(flat, smallest.reshape(n, -1), axis=1).reshape(maps.shape)
+        smallest[~maps] = outside                    # jumped to the label's own label
+        if np.array_equal(smallest, labels):
+            break
+        labels = smallest
+    numbered, counts = np.zeros(maps.shape, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for k in range(n):
+        firsts = np.unique(labels[k][maps[k]])          # ascending: row-major order
+        numbered[k][maps[k]] = np.searchsorted(firsts, labels[k][maps[k]]) + 1
+        counts[k] = len(firsts)
+    if inside.ndim == 2:
+        return numbered[0], int(counts[0])
+    return numbered, counts
 
 
-def highest_activation_region(cam_map, threshold=HAR_THRESHOLD):
+def highest_activation_regions(cam_maps, threshold=HAR_THRESHOLD):
     """The highest activation region (HAR, Vasu & Savakis sec. 3.1: "the image region
-    that most contributes to the network activation") of one class activation map.
+    that most contributes to the network activation") of each class activation map.
 
-    cam_map: (H, W), already on the image (resize.upsample). The HAR is the largest
-    4-connected region of pixels with cam_map >= threshold * cam_map.max() (the paper
-    gives no threshold; ours is 0.2; a value exactly at it is inside). Ties in size:
-    the region holding the map's maximum, else the one whose first pixel comes first
-    in row-major order. A map with max <= 0 (all zero, all negative) has no positive
-    activation: an all-False mask. Returns bool (H, W), as NumPy.
+    cam_maps: (N, H, W), already on the image (resize.upsample). A map's HAR is its
+    largest 4-connected region of pixels with value >= threshold * the map's maximum
+    (the paper gives no threshold; ours is 0.2, Zhou et al. 2016's for their CAM boxes;
+    a value exactly at it is inside). Ties in size: the region holding the map's
+    maximum, else the one whose first pixel comes first in row-major order. A map with
+    max <= 0 (all zero, all negative) has no positive activation: all False. Returns
+    bool (N, H, W), as NumPy.
     """
-    cam_map = to_numpy(cam_map)
-    if cam_map.ndim != 2:
-        raise ValueError(f"cam_map must have shape (H, W) (one map; index a batch (N, H, W) "
-                         f"first), got {cam_map.shape}")
+    cam_maps = to_numpy(cam_maps)
+    if cam_maps.ndim != 3:
+        raise ValueError(f"cam_maps must have shape (N, H, W), got {cam_maps.shape}")
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1] (a share of the map's maximum), "
                          f"got {threshold!r}")
-    if not np.all(np.isfinite(cam_map)):
-        raise ValueError("cam_map contains NaN or Inf")
-    peak = cam_map.max()
-    if peak <= 0:
-        return np.zeros(cam_map.shape, dtype=bool)
-    labels, _ = label_regions(cam_map >= threshold * peak)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0                             # the background is no region
-    largest = np.flatnonzero(sizes == sizes.max())          # ascending: row-major order
-    holding_peak = np.unique(labels[cam_map == peak])
-    preferred = [label for label in largest if label in holding_peak]
-    return labels == (preferred[0] if preferred else largest[0])
+    if not np.all(np.isfinite(cam_maps)):
+        raise ValueError("cam_maps contains NaN or Inf")
+    peaks = cam_maps.max(axis=(1, 2), keepdims=True)
+    labels, _ = label_regions((cam_maps >= threshold * peaks) & (peaks > 0))
+    regions = np.zeros(cam_maps.shape, dtype=bool)
+    for k, (cam_map, label) in enumerate(zip(cam_maps, labels)):
+        if peaks[k, 0, 0] <= 0:
+            continue                                 # no positive activation: no HAR
+        sizes = np.bincount(label.ravel())
+        sizes[0] = 0                                 # the background is no region
+        largest = np.flatnonzero(sizes == sizes.max())          # ascending: row-major order
+        holding_peak = np.unique(label[cam_map == peaks[k, 0, 0]])
+        preferred = [region for region in largest if region in holding_peak]
+        regions[k] = label == (preferred[0] if preferred else largest[0])
+    return regions
+
+
+def highest_activation_region(cam_map, threshold=HAR_THRESHOLD):
+    """The HAR of one map (H, W): ``highest_activation_regions`` of a batch of one."""
+    cam_map = to_numpy(cam_map)
+    if cam_map.ndim != 2:
+        raise ValueError(f"cam_map must have shape (H, W) (one map; for a batch (N, H, W) "
+                         f"use highest_activation_regions), got {cam_map.shape}")
+    return highest_activation_regions(cam_map[None], threshold)[0]
 
 
 def region_iou(a, b):

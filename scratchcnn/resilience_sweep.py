@@ -15,7 +15,7 @@ import numpy as np
 from .backend import to_numpy
 from .explain import cam, upsample
 from .model import INPUT, eval_mode
-from .resilience import (HAR_THRESHOLD, apply_masks, damage_masks, highest_activation_region,
+from .resilience import (HAR_THRESHOLD, apply_masks, damage_masks, highest_activation_regions,
                          region_iou)
 
 
@@ -68,7 +68,7 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
     rows = []
     with eval_mode(model):
         intact_maps = upsample(to_numpy(cam(model, cam_images, cam_targets)), size)
-        intact_regions = [highest_activation_region(m, har_threshold) for m in intact_maps]
+        intact_regions = highest_activation_regions(intact_maps, har_threshold)
         state = {key: value.copy() for key, value in model.state_dict().items()}
         intact_accuracy = None
         for label, layers in sites.items():
@@ -85,9 +85,8 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
                     rows.append({
                         "site": label, "fraction": float(fraction), "seed": int(seed),
                         "accuracy": float((logits.argmax(axis=1) == y).mean()),
-                        "har_iou": float(np.mean([
-                            region_iou(highest_activation_region(m, har_threshold), r)
-                            for m, r in zip(maps, intact_regions)])),
+                        "har_iou": float(np.mean([region_iou(a, b) for a, b in zip(
+                            highest_activation_regions(maps, har_threshold), intact_regions)])),
                         "cam_correlation": float(np.mean([_correlation(m, i) for m, i in
                                                           zip(maps, intact_maps)]))})
                     model.load_state_dict(state)                       # undamaged again

@@ -360,3 +360,60 @@ def test_region_iou_empty_and_errors():
         rs.region_iou(empty, np.zeros((3, 4), bool))
     with pytest.raises(TypeError, match="bool"):
         rs.region_iou(empty.astype(float), empty)
+
+
+def breadth_first_labels(inside, steps):
+    """The textbook labelling, written independently: scan in row-major order, and flood
+    each new region breadth-first from its first pixel."""
+    height, width = inside.shape
+    labels, count = np.zeros(inside.shape, dtype=np.int64), 0
+    for i in range(height):
+        for j in range(width):
+            if not inside[i, j] or labels[i, j]:
+                continue
+            count += 1
+            labels[i, j], queue = count, [(i, j)]
+            while queue:
+                ci, cj = queue.pop(0)
+                for di, dj in steps:
+                    ni, nj = ci + di, cj + dj
+                    if (0 <= ni < height and 0 <= nj < width and inside[ni, nj]
+                            and not labels[ni, nj]):
+                        labels[ni, nj] = count
+                        queue.append((ni, nj))
+    return labels, count
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_labelling_equals_breadth_first_search(connectivity):
+    """label_regions on 60 random masks (densities 0.2-0.8, so many regions, long thin
+    ones and holes), one at a time and as one batch, equals the breadth-first search;
+    a spiral (one region 1 pixel wide, 60 pixels long) too."""
+    steps = {4: [(-1, 0), (1, 0), (0, -1), (0, 1)],
+             8: [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b]}[connectivity]
+    rng = np.random.default_rng(0)
+    masks = rng.random((60, 9, 11)) < np.linspace(0.2, 0.8, 60)[:, None, None]
+    spiral = np.zeros((9, 11), bool)
+    spiral[0, :], spiral[:, 10], spiral[8, :], spiral[2:, 0] = True, True, True, True
+    spiral[2, 0:9], spiral[2:7, 8], spiral[6, 2:9], spiral[4:7, 2], spiral[4, 2:7] = (True,) * 5
+    masks = np.concatenate([masks, spiral[None]])
+    batch_labels, batch_counts = rs.label_regions(masks, connectivity)
+    for k, mask in enumerate(masks):
+        expected, count = breadth_first_labels(mask, steps)
+        labels, own_count = rs.label_regions(mask, connectivity)
+        np.testing.assert_array_equal(labels, expected)
+        np.testing.assert_array_equal(batch_labels[k], expected)
+        assert own_count == count == batch_counts[k]
+    assert rs.label_regions(spiral)[1] == 1
+
+
+def test_batch_hars_equal_one_map_at_a_time():
+    """highest_activation_regions of a batch (with an all-zero map in it) equals the HAR
+    of each map alone."""
+    rng = np.random.default_rng(3)
+    maps = rng.standard_normal((8, 10, 12)).cumsum(axis=2)
+    maps[5] = 0
+    batch = rs.highest_activation_regions(maps, 0.4)
+    for m, region in zip(maps, batch):
+        np.testing.assert_array_equal(region, rs.highest_activation_region(m, 0.4))
+    assert not batch[5].any() and batch[[0, 1, 2]].any()

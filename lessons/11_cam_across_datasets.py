@@ -1,0 +1,186 @@
+"""CAMs across datasets, and transfer learning: does what a network looks at carry over?
+
+What you will learn
+  * the idea of Vasu & Savakis's Fig. 3 and 4 (seed 001, sec. 4.1): take a network
+    trained on one dataset, and look at its class activation maps
+        M_c(x, y) = sum_k w_ck f_k(x, y)        (the paper's eq. 1)
+    on images of another dataset, without retraining. Their aerial datasets are alike
+    (UCM and AID share classes) and the maps carry over; MS-COCO is not, and they do
+    not. Here: the ResNet of lesson 10, trained on MNIST digits, on Fashion-MNIST
+    garments, and a network trained on Fashion-MNIST on digits. Each network explains
+    the class it predicts (for a foreign image there is no true class it knows);
+  * what "the map is on the object" means in numbers: the share of the positive CAM
+    that falls on object pixels (image > 0.2), against the share of the image the
+    object covers (what a map spread evenly would score);
+  * transfer (sec. 4.1, Fig. 4): the MNIST network's weights as the starting point of a
+    Fashion-MNIST network. A fresh zoo.resnet_gap receives every MNIST weight except the
+    head's, with ``load_state_dict(state, strict=False)``, which reports what it could
+    not fill (``net.replace("fc", Linear(64, k))`` is the way when the new task has k
+    classes); it is fine-tuned on Fashion-MNIST, and compared with the same network
+    trained from scratch, same recipe, same number of epochs, same head initialization.
+Data: the embedded MNIST and Fashion-MNIST (8,000 / 2,000 each), 28 x 28 grey, both
+10 classes, where the paper has aerial and MS-COCO colour images.
+"""
+import numpy as np
+
+import scratchcnn as sc
+from scratchcnn import explain, plot, zoo
+
+import common
+
+args = common.start(__file__, __doc__)
+FASHION = sc.datasets.CLASS_NAMES["fashion-mnist"]
+OBJECT = 0.2                    # object pixels: image > OBJECT (digits' strokes, garments)
+EPOCHS = 1 if args.quick else 2
+RECIPE = dict(lr=3e-3, lr_decay=0.7)
+
+mnist_net, mnist_history = common.resnet_model(args, "mnist")
+mnist_data, fashion_data = common.load_data("mnist", args.quick), common.load_data(
+    "fashion-mnist", args.quick)
+(_, _), (x_digits, y_digits) = mnist_data
+(_, _), (x_clothes, y_clothes) = fashion_data
+
+
+def from_mnist_backbone():
+    """zoo.resnet_gap with every MNIST weight but the head's (seed 0's head, like scratch)."""
+    net = zoo.resnet_gap(seed=0)
+    backbone = {k: v for k, v in mnist_net.state_dict().items() if not k.startswith("fc.")}
+    result = net.load_state_dict(backbone, strict=False)
+    print(f"   transfer: loaded {len(backbone)} arrays of the MNIST network; left at their "
+          f"initialization (missing from the state): {result.missing}")
+    return net
+
+
+scratch_net, scratch_history = common.trained(
+    args, "resnet-fashion-mnist-scratch", lambda: zoo.resnet_gap(seed=0), fashion_data,
+    epochs=EPOCHS, **RECIPE)
+transfer_net, transfer_history = common.trained(
+    args, "resnet-fashion-mnist-transfer", from_mnist_backbone, fashion_data, epochs=EPOCHS,
+    **RECIPE)
+
+
+def cams(net, images):
+    """(predicted classes (N,), CAMs of them upsampled to the image (N, H, W))."""
+    predicted = sc.predict(net, images).argmax(axis=1)
+    return predicted, sc.to_numpy(explain.upsample(explain.cam(net, images, predicted),
+                                                   images.shape[-2:]))
+
+
+def on_object(maps, images):
+    """(N,) share of each map's positive mass on object pixels (image > OBJECT)."""
+    positive = np.maximum(maps, 0)
+    inside = (positive * (images[:, 0] > OBJECT)).sum(axis=(1, 2))
+    return inside / np.maximum(positive.sum(axis=(1, 2)), 1e-12)
+
+
+def correlation(a, b):
+    a = a.reshape(len(a), -1) - a.reshape(len(a), -1).mean(axis=1, keepdims=True)
+    b = b.reshape(len(b), -1) - b.reshape(len(b), -1).mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.maximum(np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1)),
+                                            1e-12)
+
+
+# --- 1. Each network on the other's images -----------------------------------------------
+N = 128 if args.quick else 500
+digits, clothes = x_digits[:N], x_clothes[:N]
+print(f"   accuracy on its own held-out set: MNIST net {100 * mnist_history['val_accuracy'][-1]:.1f}%"
+      f" (digits), Fashion net {100 * scratch_history['val_accuracy'][-1]:.1f}% (garments, "
+      f"{EPOCHS} epochs from scratch)")
+findings = {}
+for name, images, own, foreign in [("garments", clothes, scratch_net, mnist_net),
+                                   ("digits", digits, mnist_net, scratch_net)]:
+    own_pred, own_maps = cams(own, images)
+    foreign_pred, foreign_maps = cams(foreign, images)
+    area = (images[:, 0] > OBJECT).mean()
+    findings[name] = (own_pred, own_maps, foreign_pred, foreign_maps)
+    counts = np.bincount(foreign_pred, minlength=10)
+    top = np.argsort(counts)[::-1][:3]
+    labels = [str(c) if name == "garments" else FASHION[c] for c in top]
+    print(f"   {N} held-out {name}: the {'MNIST' if name == 'garments' else 'Fashion'} net "
+          f"calls them " + ", ".join(f"'{l}' {100 * counts[c] / N:.0f}%" for l, c in
+                                      zip(labels, top)))
+    print(f"      positive CAM on the object (image > {OBJECT}): own network "
+          f"{100 * on_object(own_maps, images).mean():.0f}%, the other dataset's network "
+          f"{100 * on_object(foreign_maps, images).mean():.0f}%; the object covers "
+          f"{100 * area:.0f}% of the image; correlation of the two networks' CAMs: median "
+          f"{np.median(correlation(own_maps, foreign_maps)):.2f}")
+
+SHOWN = 6
+columns, rows_own, rows_foreign, titles = [], [], [], []
+for name, images in [("garments", clothes), ("digits", digits)]:
+    own_pred, own_maps, foreign_pred, foreign_maps = findings[name]
+    for i in range(SHOWN):
+        columns.append(images[i])
+        mnist_maps, mnist_pred = (foreign_maps, foreign_pred) if name == "garments" else (
+            own_maps, own_pred)
+        fashion_maps, fashion_pred = (own_maps, own_pred) if name == "garments" else (
+            foreign_maps, foreign_pred)
+        rows_own.append(mnist_maps[i] / max(np.abs(mnist_maps[i]).max(), 1e-12))
+        rows_foreign.append(fashion_maps[i] / max(np.abs(fashion_maps[i]).max(), 1e-12))
+        titles.append(f"MNIST: {mnist_pred[i]}\nFashion: {FASHION[fashion_pred[i]]}")
+columns = np.array(columns)
+fig = plot.method_grid(columns, [
+    ("image", "image", columns),
+    ("MNIST net\nCAM / max|CAM|", "signed", rows_own),
+    ("Fashion net\nCAM / max|CAM|", "signed", rows_foreign)], column_titles=titles, size=1.5)
+common.save(fig, args, "1_cams_across_datasets.png",
+            f"Six held-out garments and six digits (columns), each explained by the network "
+            "trained on MNIST (middle row) and the one trained on Fashion-MNIST (bottom row), "
+            "each for the class it predicts (column titles); every map divided by its own "
+            "largest |value|, so the rows compare shapes, not strengths (signed, blue < 0 < "
+            "red). Look at the foreign network's maps: does the MNIST net still point at the "
+            "garment? The share of CAM mass on the object is printed below. Seed 001's Fig. 3 "
+            "idea on two unlike datasets.")
+
+# --- 2. Transfer: the MNIST backbone against training from scratch ------------------------
+fig = plot.training_curves([transfer_history, scratch_history],
+                           ["MNIST backbone, fine-tuned", "from scratch"])
+for epoch, (a, b) in enumerate(zip(transfer_history["val_accuracy"],
+                                   scratch_history["val_accuracy"]), start=1):
+    print(f"   Fashion-MNIST held-out accuracy after epoch {epoch}: transfer {100 * a:.2f}%, "
+          f"scratch {100 * b:.2f}%  (difference {100 * (a - b):+.2f} points)")
+transfer_acc = 100 * np.array(transfer_history["val_accuracy"])
+scratch_acc = 100 * np.array(scratch_history["val_accuracy"])
+common.save(fig, args, "2_transfer_curves.png",
+            f"Loss and accuracy on Fashion-MNIST over {EPOCHS} epochs for the same ResNet "
+            "started from the MNIST network's weights (new head) and started from scratch, "
+            "same recipe and same head initialization. Look at the held-out (dashed) lines: "
+            f"after the first epoch transfer {transfer_acc[0]:.1f}% against scratch "
+            f"{scratch_acc[0]:.1f}%, after the last {transfer_acc[-1]:.1f}% against "
+            f"{scratch_acc[-1]:.1f}% (one training run each). Seed 001's transfer learning, "
+            "sec. 4.1.")
+
+transfer_pred, transfer_maps = cams(transfer_net, clothes)
+scratch_pred, scratch_maps = findings["garments"][0], findings["garments"][1]
+mnist_pred, mnist_maps = findings["garments"][2], findings["garments"][3]
+for label, maps in [("MNIST net, no retraining", mnist_maps),
+                    ("MNIST backbone, fine-tuned", transfer_maps), ("from scratch", scratch_maps)]:
+    versus_scratch = ("" if maps is scratch_maps else f", correlation with the scratch "
+                      f"net's CAM: median {np.median(correlation(maps, scratch_maps)):.2f}")
+    print(f"   garments, {label:27s}: positive CAM on the object "
+          f"{100 * on_object(maps, clothes).mean():.0f}%{versus_scratch}")
+images = clothes[:SHOWN]
+
+
+def norm(maps):
+    """The first SHOWN maps, each divided by its own largest |value|."""
+    return [m / max(np.abs(m).max(), 1e-12) for m in maps[:SHOWN]]
+
+
+fig = plot.method_grid(images, [
+    ("garment", "image", images),
+    ("MNIST net\n(no retraining)", "signed", norm(mnist_maps)),
+    ("transfer\n(fine-tuned)", "signed", norm(transfer_maps)),
+    ("from scratch", "signed", norm(scratch_maps))],
+    column_titles=[f"{FASHION[y_clothes[i]]}\nT: {FASHION[transfer_pred[i]]}\n"
+                   f"S: {FASHION[scratch_pred[i]]}" for i in range(SHOWN)], size=1.6)
+before = np.median(correlation(mnist_maps, scratch_maps))
+after = np.median(correlation(transfer_maps, scratch_maps))
+common.save(fig, args, "3_transfer_cams.png",
+            "Six held-out garments explained by the MNIST network before any retraining "
+            "(for the digit it predicts), after fine-tuning its weights on Fashion-MNIST (T) "
+            "and by the network trained from scratch (S), each for its own predicted class; "
+            "each map divided by its own largest |value| (signed, blue < 0 < red). Look at "
+            "the middle row against the last: the median correlation of a map with the "
+            f"scratch network's is {before:.2f} before fine-tuning and {after:.2f} after it, "
+            f"over {N} garments. Seed 001's Fig. 4 on MNIST to Fashion-MNIST.")
