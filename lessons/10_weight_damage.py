@@ -68,7 +68,7 @@ for t in (0.2, 0.3, 0.5, 0.7):
 print(f"   (means over {len(probe)} held-out digits, true class) -> this lesson uses t = {HAR_AT}")
 FRACTIONS = [0.25, 0.5, 0.75] if args.quick else [k / 20 for k in range(1, 20)]
 SEEDS = (0,) if args.quick else (0, 1)
-N_EVAL, N_CAM = (200, 16) if args.quick else (1000, 32)
+N_EVAL, N_CAM = (200, 16) if args.quick else (500, 32)
 tick = time.perf_counter()
 rows, intact_accuracy = damage_sweep(model, x_test[:N_EVAL], y_test[:N_EVAL], SITES, FRACTIONS,
                                      SEEDS, cam_images=x_test[:N_CAM], har_threshold=HAR_AT)
@@ -105,7 +105,7 @@ def cams_and_regions(net, images, classes):
 
 
 N_RETRAIN = 256 if args.quick else 2000
-N_TABLE_CAM = 32 if args.quick else 200
+N_TABLE_CAM = 32 if args.quick else 100
 table_images, table_labels = x_test[:N_TABLE_CAM], y_test[:N_TABLE_CAM]
 _, intact_regions = cams_and_regions(model, table_images, table_labels)
 RETRAIN_AT = (0.5, 0.75)
