@@ -50,8 +50,8 @@ def signed_grid(ax, matrix, title, limit, fmt="{:g}"):
 
 
 # --- 1. The blog's 6x6 image and a vertical-edge filter ------------------------------
-image = np.array([[10, 10, 10, 0, 0, 0]] * 6, dtype=np.float64)
-edge_filter = np.array([[1, 0, -1]] * 3, dtype=np.float64)
+image = np.array([[10, 10, 10, 0, 0, 0]] * 6, dtype=np.float32)
+edge_filter = np.array([[1, 0, -1]] * 3, dtype=np.float32)
 
 # --- 2. Convolution by hand: slide, multiply, add ------------------------------------------
 out_size = image.shape[0] - edge_filter.shape[0] + 1          # 6 - 3 + 1 = 4
@@ -77,7 +77,7 @@ print(f"im2col: cols has shape {cols.shape}; filter_row @ cols equals the loops:
       f"{np.array_equal(by_matrix, by_hand)}")
 
 # --- 4. The same as a Conv2D layer -----------------------------------------------------
-conv = sc.Conv2D(1, 1, 3).astype(np.float64)
+conv = sc.Conv2D(1, 1, 3)
 conv.params["W"][0, 0] = edge_filter
 conv.params["b"][:] = 0
 by_layer = conv.forward(image[None, None])[0, 0]

@@ -41,7 +41,7 @@ args = common.start(__file__, __doc__)
 feature_map = np.array([[1, 3, 2, 1],
                         [4, 2, 0, 1],
                         [1, 1, 5, 6],
-                        [0, 2, 7, 3]], dtype=np.float64)[None, None]
+                        [0, 2, 7, 3]], dtype=np.float32)[None, None]
 pool = sc.MaxPool2D(2)
 pooled = pool.forward(feature_map)
 rows, cols = np.divmod(pool.switches[0, 0], feature_map.shape[3])   # flat index -> (row, col)
@@ -81,11 +81,11 @@ common.save(fig, args, "1_pool_switches_unpool.png",
             "(sec. 2.1), as on the Bochum slides.")
 
 # --- 3. The slides' transposed filtering: 2x2 -> 6x6 ------------------------------------------
-kernel = np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]], dtype=np.float64)
-spread = sc.ConvTranspose2D(1, 1, 3, stride=3).astype(np.float64)
+kernel = np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]], dtype=np.float32)
+spread = sc.ConvTranspose2D(1, 1, 3, stride=3)
 spread.params["W"][0, 0] = kernel
 spread.params["b"][:] = 0
-small = np.array([[4, 3], [2, 0]], dtype=np.float64)[None, None]
+small = np.array([[4, 3], [2, 0]], dtype=np.float32)[None, None]
 big = spread.forward(small)[0, 0]
 print("transposed filtering of [[4, 3], [2, 0]] (the slide's 6x6):\n", big)
 stamps = all(np.array_equal(big[3 * i:3 * i + 3, 3 * j:3 * j + 3], small[0, 0, i, j] * kernel)
@@ -97,15 +97,15 @@ print(f"   each 3x3 block is the input value times the filter: {stamps}; the cen
 # the filter flipped in both directions over the zero-padded input (the "flipped filters" of
 # Zeiler & Fergus). This filter is symmetric, so its figure cannot show that; check both
 # facts with a filter that is not.
-uneven = np.arange(1, 10, dtype=np.float64).reshape(3, 3)
+uneven = np.arange(1, 10, dtype=np.float32).reshape(3, 3)
 spread.params["W"][0, 0] = uneven
 unflipped = all(np.array_equal(spread.forward(small)[0, 0, 3 * i:3 * i + 3, 3 * j:3 * j + 3],
                                small[0, 0, i, j] * uneven) for i in range(2) for j in range(2))
 spread.params["W"][0, 0] = kernel
-stamp1 = sc.ConvTranspose2D(1, 1, 3).astype(np.float64)             # stride 1: stamps overlap
+stamp1 = sc.ConvTranspose2D(1, 1, 3)             # stride 1: stamps overlap
 stamp1.params["W"][0, 0] = uneven
 stamp1.params["b"][:] = 0
-slide = sc.Conv2D(1, 1, 3, padding=2).astype(np.float64)
+slide = sc.Conv2D(1, 1, 3, padding=2)
 slide.params["W"][0, 0] = uneven[::-1, ::-1]
 slide.params["b"][:] = 0
 as_flipped = np.allclose(stamp1.forward(small), slide.forward(small))

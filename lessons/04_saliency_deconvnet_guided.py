@@ -43,8 +43,8 @@ print("   ReLU.backward (scratchcnn/layers/activation.py), the only lines that d
 for line in inspect.getsource(sc.ReLU.backward).splitlines():
     if "# R =" in line:
         print("     " + line.strip())
-F = np.array([[1, -1, 5], [2, -5, -7], [-3, 2, 4]], dtype=np.float64)    # the ReLU's input
-G = np.array([[-2, 3, -1], [6, -3, 1], [2, -1, 3]], dtype=np.float64)    # gradient from above
+F = np.array([[1, -1, 5], [2, -5, -7], [-3, 2, 4]], dtype=np.float32)    # the ReLU's input
+G = np.array([[-2, 3, -1], [6, -3, 1], [2, -1, 3]], dtype=np.float32)    # gradient from above
 relu = sc.ReLU()
 restored = {}
 for rule in sc.RELU_RULES:

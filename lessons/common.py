@@ -17,11 +17,13 @@ DEFAULT_OUT = LESSONS / "output"
 # How the seed model is trained (lesson 03): Adam 1e-3, batch 64, the learning rate
 # multiplied by lr_decay after each epoch; digits get random 2-pixel shifts (8,000
 # images are few for this network). Measured: BENCHMARKS.md.
+# Fashion-MNIST: 3 epochs (85.2% held-out; 6 epochs gave 87.4% for 34 s more of the
+# main job's 8-minute budget).
 SEED_RECIPE = {"mnist": dict(epochs=8, augment=True, lr_decay=0.8),
-               "fashion-mnist": dict(epochs=6, augment=False, lr_decay=0.7)}
+               "fashion-mnist": dict(epochs=3, augment=False, lr_decay=0.7)}
 
 # The small ResNet (zoo.resnet_gap, seed 001's experiments): Adam 3e-3, 2-pixel shifts.
-# Measured on MNIST: 98.45% held-out after 6 epochs, 75 s on 2 cores (BENCHMARKS.md).
+# Measured on MNIST: 98.45% held-out after 6 epochs, 50 s on 2 cores (BENCHMARKS.md).
 RESNET_RECIPE = dict(epochs=6, lr=3e-3, lr_decay=0.7)
 
 
@@ -107,7 +109,7 @@ def resnet_model(args, dataset="mnist"):
 
 # Tang et al.'s networks (seed 004), trained as the paper did: Adam, a few epochs.
 TANG_MNIST_RECIPE = dict(epochs=10, lr=2e-3, lr_decay=0.85)
-TANG_DEEP_RECIPE = dict(epochs=5, lr=1e-3)
+TANG_DEEP_RECIPE = dict(epochs=3, lr=1e-3)    # held-out 97.0% after 3 epochs, 96.5% after 5
 FIVE_CLASSES = (0, 1, 2, 5, 8)       # Fashion-MNIST: T-shirt/top, trouser, pullover, sandal, bag
 
 
