@@ -29,7 +29,7 @@ import common
 args = common.start(__file__, __doc__)
 data = common.load_data("mnist", args.quick)
 model, history = common.trained(
-    args, "gap-mnist", lambda: zoo.gap_model(1, 10, widths=(16, 32, 64)), data, epochs=8,
+    args, "gap-mnist", lambda: zoo.gap_model(1, 10, widths=(16, 32, 64)), data, epochs=6,
     lr=2e-3, batch_size=32, lr_decay=0.8)
 _, (x_test, y_test) = data
 print(model)

@@ -41,7 +41,7 @@ common.save(fig, args, "1_surfaces.png",
 
 model, history = common.trained(
     args, "gap-surface", lambda: zoo.gap_model(3, 3, widths=(16, 32, 64)), (train, test),
-    epochs=8, lr=2e-3, batch_size=32, lr_decay=0.8)
+    epochs=6, lr=2e-3, batch_size=32, lr_decay=0.8)
 accuracy = sc.evaluate(model, *test)["accuracy"]
 print(f"   held-out accuracy {100 * accuracy:.2f}%")
 

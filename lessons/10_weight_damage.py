@@ -70,7 +70,7 @@ for t in (0.2, 0.3, 0.5, 0.7):
 print(f"   (means over {len(probe)} held-out digits, true class) -> this lesson uses t = {HAR_AT}")
 FRACTIONS = [0.25, 0.5, 0.75] if args.quick else [k / 20 for k in range(1, 20)]
 SEEDS = (0,) if args.quick else (0, 1)
-N_EVAL, N_CAM = (200, 16) if args.quick else (500, 32)
+N_EVAL, N_CAM = (200, 16) if args.quick else (300, 32)
 tick = time.perf_counter()
 rows, intact_accuracy = damage_sweep(model, x_test[:N_EVAL], y_test[:N_EVAL], SITES, FRACTIONS,
                                      SEEDS, cam_images=x_test[:N_CAM], har_threshold=HAR_AT)

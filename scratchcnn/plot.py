@@ -109,6 +109,19 @@ def training_curves(histories, labels):
     return fig
 
 
+def curves(series, xlabel, ylabel, title=None, size=(6.0, 3.4)):
+    """One line per entry of series = {label: (x values, y values)}, markers at the
+    measured points."""
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, "o-", markersize=3, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 # ----- maps with a stated scale ----------------------------------------------------------------
 SIGNED_CMAP = "RdBu_r"         # diverging: blue < 0 (white) < red
 POSITIVE_CMAP = "viridis"      # perceptual, sequential, from 0
