@@ -164,8 +164,9 @@ common.save(fig, args, "2_transfer_curves.png",
             f"Held-out accuracy on {CURVE_IMAGES} garments while the same ResNet learns "
             "Fashion-MNIST, started from the MNIST network's weights (new head) and from "
             "scratch, same recipe, same batches and the same head initialization. Look at "
-            f"the first points: transfer is ahead at {ahead} of {len(transfer_curve)} "
-            f"measurements; at the end {100 * transfer_curve[-1, 1]:.1f}% against "
+            f"the first point ({int(transfer_curve[0, 0])} images): transfer "
+            f"{100 * transfer_curve[0, 1]:.1f}% against {100 * scratch_curve[0, 1]:.1f}%; "
+            f"transfer is ahead at {ahead} of {len(transfer_curve)} measurements; at the end {100 * transfer_curve[-1, 1]:.1f}% against "
             f"{100 * scratch_curve[-1, 1]:.1f}% (one training run each). Seed 001's transfer "
             "learning, sec. 4.1.")
 

@@ -85,7 +85,8 @@ def trained(args, tag, build, data, epochs, lr=1e-3, batch_size=64, lr_decay=1.0
     (x, y), (xt, yt) = data
     epochs = 1 if args.quick else epochs
     model = build()
-    print(f"   training {tag}: {len(x)} images, {epochs} epochs (cached afterwards)", flush=True)
+    print(f"   training {tag}: {len(x)} images, {epochs} epoch{'s' if epochs > 1 else ''} "
+          "(cached afterwards)", flush=True)
     tick = time.perf_counter()
     history = sc.fit(model, sc.Adam(model, lr=lr), x, y, epochs=epochs, batch_size=batch_size,
                      seed=0, validation=(xt, yt), lr_decay=lr_decay, augment=augment,

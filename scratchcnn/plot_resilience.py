@@ -110,15 +110,19 @@ def recovery_bars(labels, panels, reference=None):
                  layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(panels), 1))
     positions = np.arange(len(labels))
+    names = list(dict.fromkeys(name for _, series in panels for name in series))
+    colours = {name: f"C{k}" for k, name in enumerate(names)}     # one colour per series
     for p, (ax, (ylabel, series)) in enumerate(zip(axes, panels)):
         width = 0.8 / len(series)
         for k, (name, values) in enumerate(series.items()):
-            ax.bar(positions + (k - (len(series) - 1) / 2) * width, values, width, label=name)
+            ax.bar(positions + (k - (len(series) - 1) / 2) * width, values, width, label=name,
+                   color=colours[name])
         if reference and p in reference:
             value, text = reference[p]
             ax.axhline(value, color="black", linestyle="--", linewidth=1, label=text)
         ax.set_xticks(positions, labels, fontsize=8)
         ax.set(ylabel=ylabel, ylim=(0, 1.05))
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7, ncols=len(series) + 1, loc="lower left")
+        ax.legend(fontsize=7, ncols=len(series) + 1, loc="lower left", bbox_to_anchor=(0, 1),
+                  frameon=False)                                  # above the bars
     return fig
