@@ -128,6 +128,21 @@ MUTATIONS = [
      "the learning-rate decay never applied"),
     ("audit", "scratchcnn/train.py", "order = rng.permutation(len(x))",
      "order = np.arange(len(x))", "the training data never shuffled"),
+    # --- weight damage (seed 001) --------------------------------------------------------
+    ("core", "scratchcnn/resilience.py", "keep[damaged] = False",
+     "keep[damaged[1:]] = False", "damage_masks: one weight too few damaged"),
+    ("core", "scratchcnn/resilience.py", "store[pkey][~mask] = 0",
+     "store[pkey][~mask] *= 0.5", "apply_masks: damaged weights halved, not zeroed"),
+    ("core", "scratchcnn/resilience.py", "steps = {4: [(-1, 0), (1, 0), (0, -1), (0, 1)],",
+     "steps = {4: [(-1, 0), (1, 0), (0, -1)],", "label_regions: one neighbour forgotten"),
+    ("core", "scratchcnn/resilience.py", "preferred = [region for region in largest if region in holding_peak]",
+     "preferred = []", "HAR: size ties ignore the peak"),
+    ("core", "scratchcnn/resilience_recovery.py", "Adam(model, lr=lr, masks=masks)",
+     "Adam(model, lr=lr)", "retrain: the damaged weights are free to move"),
+    ("core", "scratchcnn/resilience_recovery.py", "layer.momentum = 1.0 / k",
+     "layer.momentum = 0.5", "update_batch_statistics: not the plain average"),
+    ("core", "scratchcnn/resilience_sweep.py", "model.load_state_dict(state)                       # undamaged",
+     "pass  # undamaged", "damage_sweep: weights not restored between points"),
 ]
 
 
