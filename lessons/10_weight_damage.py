@@ -31,6 +31,7 @@ Data: the embedded MNIST (8,000 training / 2,000 held-out digits) instead of the
 paper's aerial images (AID, UCM), and a 78k-weight ResNet instead of ResNet-50.
 """
 import copy
+import hashlib
 import time
 
 import numpy as np
@@ -115,6 +116,15 @@ N_TABLE_CAM = 32 if args.quick else 100
 table_images, table_labels = x_test[:N_TABLE_CAM], y_test[:N_TABLE_CAM]
 _, intact_regions = cams_and_regions(model, table_images, table_labels)
 RETRAIN_AT = (0.5, 0.75)
+BASE_ID = hashlib.sha1(intact_state["fc.W"].tobytes()).hexdigest()[:10]   # which intact net
+
+
+def retrained_path(site, fraction):
+    """The cache file of one retrained network, tied to the intact network it came from."""
+    return args.models / (f"lesson10-retrained-{BASE_ID}-{site}-{round(100 * fraction)}"
+                          + ("-quick" if args.quick else "") + ".npz")
+
+
 results, loaded = [], 0
 tick = time.perf_counter()
 for site, layers in SITES.items():
@@ -127,8 +137,7 @@ for site, layers in SITES.items():
         update_batch_statistics(model, x_train[:N_RETRAIN])
         bn_only_acc = sc.evaluate(model, x_test, y_test)["accuracy"]
         model.load_state_dict(intact_state)
-        tag = f"lesson10-retrained-{site}-{round(100 * fraction)}" + ("-quick" if args.quick else "")
-        path = args.models / f"{tag}.npz"
+        path = retrained_path(site, fraction)
         if path.exists():
             model.load_state_dict(sc.load(path).state_dict())
             loaded += 1
@@ -214,9 +223,8 @@ shown_config = min(results, key=lambda r: abs(r["damaged"] - 0.5))   # about hal
 masks = damage_masks(model, SITES[shown_config["site"]], shown_config["fraction"], seed=0)
 damaged_net, retrained_net = copy.deepcopy(model), copy.deepcopy(model)
 apply_masks(damaged_net, masks)
-retrained_net.load_state_dict(sc.load(args.models / (
-    f"lesson10-retrained-{shown_config['site']}-{round(100 * shown_config['fraction'])}"
-    + ("-quick" if args.quick else "") + ".npz")).state_dict())
+retrained_net.load_state_dict(
+    sc.load(retrained_path(shown_config["site"], shown_config["fraction"])).state_dict())
 predictions = {name: sc.predict(net, x_test).argmax(axis=1)
                for name, net in [("intact", model), ("damaged", damaged_net),
                                  ("retrained", retrained_net)]}
