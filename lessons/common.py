@@ -93,7 +93,9 @@ def trained(args, tag, build, data, epochs, lr=1e-3, batch_size=64, lr_decay=1.0
                      max_batches=4 if args.quick else None, callbacks=callbacks)
     history["wall_seconds"] = time.perf_counter() - tick
     sc.save(model, path)
-    history_path.write_text(json.dumps(history))
+    partial = history_path.with_suffix(".partial")
+    partial.write_text(json.dumps(history))
+    partial.replace(history_path)        # the history appears last, and whole: "cached now"
     return model.eval(), history
 
 

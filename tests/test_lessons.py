@@ -44,3 +44,44 @@ def test_the_caption_check_catches_a_short_caption(tmp_path):
         dir = tmp_path
     with pytest.raises(ValueError, match="12 words at least"):
         common.save(Figure(), Args, "x.png", "a figure")
+
+
+SHARED_MODELS = ("seed_model", "resnet_model", "tang_mnist_model", "tang_deep_model")
+
+
+def waits_for(after, number):
+    """Every lesson number that ``number`` waits for through run_all.AFTER, transitively."""
+    chain = []
+    while number in after:
+        number = after[number]
+        chain.append(number)
+    return chain
+
+
+def shared_model_users():
+    """{model function: lesson numbers calling it, in order} from the lessons' source."""
+    users = {}
+    for path in sorted(LESSONS.glob("[0-9][0-9]_*.py")):
+        for name in set(re.findall(r"common\.(\w+)\(", path.read_text())) & set(SHARED_MODELS):
+            users.setdefault(name, []).append(path.name[:2])
+    return users
+
+
+def test_run_all_starts_a_lesson_after_the_one_that_trains_its_model():
+    """Side by side, a lesson that loads a cached model must start after the first lesson
+    that calls the same common.*_model function (which trains it): run_all.AFTER must say
+    so, directly or through a chain, or two lessons would train the same model at once."""
+    sys.path.insert(0, str(LESSONS))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(LESSONS))
+    users = shared_model_users()
+    assert set(users) == set(SHARED_MODELS)
+    for name, numbers in users.items():
+        trainer = numbers[0]
+        for later in numbers[1:]:
+            assert trainer in waits_for(run_all.AFTER, later), (name, later, trainer)
+    broken = {k: v for k, v in run_all.AFTER.items() if k != "09"}     # negative control
+    assert any(users["tang_deep_model"][0] not in waits_for(broken, later)
+               for later in users["tang_deep_model"][1:])
