@@ -85,10 +85,14 @@ def _window_step(layer, before, top, left, values):
     padded = np.pad(before, ((0, 0), (ph, ph), (pw, pw)))
     crops = _gather(padded, out_top * sh, out_left * sw, crop_h, crop_w)    # the unoccluded values
     vh, vw = values.shape[2:]
-    for b in range(len(values)):                   # paste each box's changed values in place
-        r, c = int(top[b]) + ph - int(out_top[b]) * sh, int(left[b]) + pw - int(out_left[b]) * sw
+    # paste each box's changed values in place: where a box sits in its crop, (r, c), is
+    # the same for every occluder away from the borders, so paste each such group at once
+    offsets = np.stack([top + ph - out_top * sh, left + pw - out_left * sw], axis=1)
+    places, group = np.unique(offsets, axis=0, return_inverse=True)
+    for k, (r, c) in enumerate(places):
+        boxes = np.flatnonzero(group.ravel() == k)
         r0, r1, c0, c1 = max(r, 0), min(r + vh, crop_h), max(c, 0), min(c + vw, crop_w)
-        crops[b, :, r0:r1, c0:c1] = values[b, :, r0 - r:r1 - r, c0 - c:c1 - c]
+        crops[boxes, :, r0:r1, c0:c1] = values[boxes, :, r0 - r:r1 - r, c0 - c:c1 - c]
     return out_top, out_left, _unpadded(layer).forward(crops)
 
 
