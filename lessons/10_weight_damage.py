@@ -94,14 +94,31 @@ fig = plot_resilience.sweep_curves(rows, intact_accuracy, chance=0.1)
 at_half = {site: mean[np.argmin(np.abs(fractions - 0.5))]
            for site, (fractions, mean, _, _) in accuracy.items()}
 order = sorted(at_half, key=at_half.get)
+correlation = over_seeds(rows, "cam_correlation")
+deep = [site for site in ("D2", "D3", "D4") if site in accuracy]
+
+
+def at(summary, site, fraction):
+    fractions, mean, _, _ = summary[site]
+    return mean[np.argmin(np.abs(fractions - fraction))]
+
+
+deep_acc = np.mean([at(accuracy, site, 0.6) for site in deep])
+deep_corr = np.mean([at(correlation, site, 0.6) for site in deep])
+print(f"   at 60% damage, mean over {', '.join(deep)}: accuracy {100 * deep_acc:.0f}%, CAM "
+      f"correlation with the intact CAM {deep_corr:.2f}; D1: {100 * at(accuracy, 'D1', 0.6):.0f}% "
+      f"and {at(correlation, 'D1', 0.6):.2f}")
 common.save(fig, args, "1_damage_sweep.png",
             "Held-out accuracy, the IoU of the CAM's highest activation region with the intact "
             "network's, and the correlation of the CAMs with the intact CAMs, against the share "
             f"of weights set to zero at each site (mean of {len(SEEDS)} damage seeds, band: "
             "lowest to highest seed). Look at the accuracy panel at 50%: from the most to the "
             "least fragile site, " + ", ".join(f"{site} {100 * at_half[site]:.0f}%" for site in order)
-            + "; the explanation (HAR IoU, CAM correlation) falls together with the accuracy. "
-            "Seed 001's sweep, sec. 4.2.")
+            + f" (the first {N_EVAL} held-out digits; the intact line is on them too). At D2-D4 "
+            "the explanation outlives the answer: at 60% damage the accuracy is "
+            f"{100 * deep_acc:.0f}% but the CAM still correlates {deep_corr:.2f} with the intact "
+            f"one, while at D1 both are gone ({100 * at(accuracy, 'D1', 0.6):.0f}%, "
+            f"{at(correlation, 'D1', 0.6):.2f}). Seed 001's sweep, sec. 4.2.")
 
 
 # --- 2. Retraining at 50 % and 75 % ------------------------------------------------------
@@ -180,7 +197,7 @@ table = "\n".join(lines)
 (args.dir / "table1.md").write_text(
     f"Percent accuracy on {len(x_test)} held-out MNIST digits of zoo.resnet_gap, intact, "
     f"damaged, after re-estimating the batch-norm statistics only, and after one epoch of "
-    f"masked retraining on {N_RETRAIN} training digits; HAR IoU with the intact network's "
+    f"masked retraining on {N_RETRAIN} training digits (damage seed 0); HAR IoU with the intact network's "
     f"HAR, mean over {N_TABLE_CAM} held-out digits (true class, threshold {HAR_AT}). "
     f"Seed 001's Table 1 (intact accuracy only) extended.\n\n{table}\n")
 print(table)
@@ -194,9 +211,10 @@ print(f"   retraining raised accuracy in {len(recovered)} of {len(results)} conf
       f"{100 * np.median(gain):.1f} points over it (median)")
 print(f"   HAR IoU with the intact HAR: median {np.median([r['iou_damaged'] for r in results]):.2f} "
       f"damaged -> {np.median([r['iou_retrained'] for r in results]):.2f} retrained; "
-      f"HAR area (pixels, mean) intact {results[0]['area'][0]:.0f}, damaged "
+      f"HAR area in pixels (mean over {N_TABLE_CAM} digits; damaged and retrained: the median "
+      f"over configurations of that mean) intact {results[0]['area'][0]:.0f}, damaged "
       f"{np.median([r['area'][1] for r in results]):.0f}, retrained "
-      f"{np.median([r['area'][2] for r in results]):.0f} (medians over configurations)")
+      f"{np.median([r['area'][2] for r in results]):.0f}")
 labels = [f"{r['site']} {100 * r['fraction']:.0f}%" for r in results]
 fig = plot_resilience.recovery_bars(labels, [
     ("held-out accuracy", {"damaged": [r["damaged"] for r in results],
@@ -206,9 +224,10 @@ fig = plot_resilience.recovery_bars(labels, [
                              "retrained (1 epoch)": [r["iou_retrained"] for r in results]})],
     reference={0: (intact_test, f"intact {100 * intact_test:.1f}%")})
 common.save(fig, args, "2_retraining_recovers.png",
-            "Accuracy (top) and the IoU of the highest activation region with the intact one "
-            "(bottom) for each damaged network, before retraining, after only re-estimating "
-            f"the batch-norm statistics on {N_RETRAIN:,} digits, and after one epoch of retraining with "
+            f"Accuracy on {len(x_test)} held-out digits (top) and the IoU of the highest "
+            f"activation region with the intact one on {N_TABLE_CAM} of them (bottom) for each "
+            "network damaged with seed 0, before retraining, after only re-estimating "
+            f"the batch-norm statistics on {N_RETRAIN:,} digits (top panel only), and after one epoch of retraining with "
             "the damaged weights held at zero. Look at the middle bars: over the ten "
             "configurations the median accuracy is "
             f"{100 * np.median([r['damaged'] for r in results]):.1f}% damaged, "
@@ -248,7 +267,8 @@ for name, net in [("intact", model), ("damaged", damaged_net), ("retrained", ret
                         [(f"{p}  (true {t})", p != t)
                          for p, t in zip(predictions["damaged"][chosen], y_test[chosen])]))
 print(f"   Fig. 5 analogue: {shown_config['site']} at {100 * shown_config['fraction']:.0f}% damage "
-      f"(damaged accuracy {100 * shown_config['damaged']:.1f}%); digits {chosen.tolist()}: "
+      f"(damaged accuracy {100 * shown_config['damaged']:.1f}%); held-out indices "
+      f"{chosen.tolist()} (digits {y_test[chosen].tolist()}): "
       f"{int((predictions['damaged'][chosen] != y_test[chosen]).sum())} made wrong by the damage, "
       f"{int((predictions['retrained'][chosen] == y_test[chosen]).sum())} of {len(chosen)} right "
       f"after retraining")
@@ -270,7 +290,8 @@ common.save(fig, args, "3_cam_har_damage_retraining.png",
             f"{100 * shown_config['fraction']:.0f}% damage: the CAM (signed, one scale per row) "
             f"and its highest activation region (orange, CAM >= {HAR_AT} of its maximum) of the intact "
             "network, the damaged one and the retrained one, each for the class it predicts, "
-            "with the prediction after damage (red when wrong). Look at the damaged HARs: their "
+            "with the prediction after damage (red when wrong); under each HAR its area in pixels "
+            "and its IoU with the intact HAR. Look at the damaged HARs: their "
             "IoU with the intact HAR (under each panel) is "
             f"{mean_text(iou_after_damage[made_wrong])} on average where the damage made the "
             f"answer wrong and {mean_text(iou_after_damage[~made_wrong])} where it did not; "
