@@ -152,7 +152,7 @@ common.save(fig, args, "2_three_rules_true_vs_runner_up.png",
             "Rows are methods, columns are four digits each explained for its true class and "
             "for the runner-up class; every row has one scale and colourbar (signed rows "
             "blue < 0 < red; |saliency| and Grad-CAM in opaque viridis with the digit's outline "
-            "in grey). A panel labelled 'weak: max v (p% of row)' is not empty: its largest "
+            "in grey). A panel labelled 'weak: max v (p% of scale)' is not empty: its largest "
             "value v is only p% of the row's scale (under a quarter), so at that scale it looks "
             "almost empty. In the Grad-CAM row (scale "
             f"{grad_cam_scale:.2g}) the panels peaking under half of it are: "

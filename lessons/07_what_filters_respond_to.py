@@ -58,9 +58,11 @@ for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
     dead = int((top == 0).sum())
     share = np.sort(maps.sum(axis=(1, 2)))[::-1]
     top4 = 100 * share[:4].sum() / max(share.sum(), 1e-12)
+    weak = int((maps.reshape(len(maps), -1).max(axis=1) < 0.25 * maps.max()).sum())
     print(f"   {relu} ({maps.shape[0]} channels, {maps.shape[1]}x{maps.shape[2]}) for test "
           f"digit #{seven} (a 7): nearly silent channels: {silent} (max < {100 * SILENT:.0f}% of "
-          f"the layer's max {maps.max():.2f}), of them exactly zero: {dead}; the 4 strongest channels "
+          f"the layer's max {maps.max():.2f}), of them exactly zero: {dead}; under 25% of it: "
+          f"{weak}; the 4 strongest channels "
           f"carry {top4:.0f}% of the layer's total activation")
     fig = plot.map_grid(maps, "positive", titles=[f"ch {k}" for k in range(len(maps))],
                         columns=8, size=1.75, title=f"{relu} = ReLU({conv}) of the slides' "
@@ -68,11 +70,13 @@ for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
                         f"(0 to {maps.max():.2f})")
     common.save(fig, args, f"1_feature_maps_{relu}.png",
                 f"Every channel of {relu}, the ReLU after {conv} of the slides' MNIST model, for "
-                f"one held-out 7, all on one shared viridis scale from 0. Look at how few "
-                f"channels light up: {silent} of {len(maps)} stay below {100 * SILENT:.0f}% of "
-                f"the layer's maximum (panels under 25% of it say 'weak' or 'constant'), and each bright one traces a different "
-                f"part or edge of the stroke. Reproduces the per-layer feature maps of Tang et "
-                f"al., Fig. 2.2.")
+                f"one held-out 7, all on one shared viridis scale from 0. Look at how unevenly "
+                f"the channels share the work: {silent} of {len(maps)} stay below "
+                f"{100 * SILENT:.0f}% of the layer's maximum, {weak} stay below 25% of it (those "
+                f"panels say 'weak', their percentage is of the layer's maximum), and the 4 "
+                f"strongest carry {top4:.0f}% of the layer's total activation; many bright "
+                f"ones follow the whole stroke, others only its edges. Reproduces the per-layer "
+                f"feature maps of Tang et al., Fig. 2.2.")
 
 # --- 2. Receptive fields --------------------------------------------------------------------
 deep, deep_history = common.tang_deep_model(args)

@@ -147,7 +147,7 @@ def map_note(values, kind, scale=None):
         return "all <= 0"
     top = float(np.abs(values).max())
     if scale is not None and top < 0.25 * scale:
-        return f"weak: max {top:.2g} ({100 * top / scale:.0f}% of row)"
+        return f"weak: max {top:.2g} ({100 * top / scale:.0f}% of scale)"
     return None
 
 
