@@ -86,22 +86,23 @@ print("   site   accuracy <= 50% from   at 5%: acc / HAR IoU    at 50%: acc / HA
 for site, (fractions, mean, _, _) in accuracy.items():
     low = fractions[mean <= 0.5]
     first = f"{100 * low[0]:.0f}% damage" if len(low) else "never"
-    at = {f: (a, h) for f, a, h in zip(fractions, mean, har[site][1])}
-    cells = [f"{100 * at[f][0]:5.1f}% / {at[f][1]:.2f}" if f in at else "      -     "
-             for f in (0.05, 0.5)]
+    by_fraction = {f: (a, h) for f, a, h in zip(fractions, mean, har[site][1])}
+    cells = [f"{100 * by_fraction[f][0]:5.1f}% / {by_fraction[f][1]:.2f}"
+             if f in by_fraction else "      -     " for f in (0.05, 0.5)]
     print(f"   {site:5s}  {first:20s}  {cells[0]:20s}   {cells[1]}")
 fig = plot_resilience.sweep_curves(rows, intact_accuracy, chance=0.1)
-at_half = {site: mean[np.argmin(np.abs(fractions - 0.5))]
-           for site, (fractions, mean, _, _) in accuracy.items()}
-order = sorted(at_half, key=at_half.get)
-correlation = over_seeds(rows, "cam_correlation")
-deep = [site for site in ("D2", "D3", "D4") if site in accuracy]
 
 
 def at(summary, site, fraction):
+    """A site's mean over the seeds at the swept fraction nearest ``fraction``."""
     fractions, mean, _, _ = summary[site]
     return mean[np.argmin(np.abs(fractions - fraction))]
 
+
+at_half = {site: at(accuracy, site, 0.5) for site in accuracy}
+order = sorted(at_half, key=at_half.get)
+correlation = over_seeds(rows, "cam_correlation")
+deep = [site for site in ("D2", "D3", "D4") if site in accuracy]
 
 deep_acc = np.mean([at(accuracy, site, 0.6) for site in deep])
 deep_corr = np.mean([at(correlation, site, 0.6) for site in deep])

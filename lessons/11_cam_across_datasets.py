@@ -25,6 +25,7 @@ import numpy as np
 
 import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
+from scratchcnn.resilience_sweep import map_correlations
 
 import common
 
@@ -87,13 +88,6 @@ def on_object(maps, images):
     return inside / np.maximum(positive.sum(axis=(1, 2)), 1e-12)
 
 
-def correlation(a, b):
-    a = a.reshape(len(a), -1) - a.reshape(len(a), -1).mean(axis=1, keepdims=True)
-    b = b.reshape(len(b), -1) - b.reshape(len(b), -1).mean(axis=1, keepdims=True)
-    return (a * b).sum(axis=1) / np.maximum(np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1)),
-                                            1e-12)
-
-
 # --- 1. Each network on the other's images -----------------------------------------------
 N = 128 if args.quick else 500
 digits, clothes = x_digits[:N], x_clothes[:N]
@@ -108,7 +102,7 @@ for name, images, own, foreign in [("garments", clothes, scratch_net, mnist_net)
     area = (images[:, 0] > OBJECT).mean()
     findings[name] = (own_pred, own_maps, foreign_pred, foreign_maps)
     shares[name] = (on_object(own_maps, images).mean(), on_object(foreign_maps, images).mean(),
-                    area, np.median(correlation(own_maps, foreign_maps)))
+                    area, np.median(map_correlations(own_maps, foreign_maps)))
     counts = np.bincount(foreign_pred, minlength=10)
     top = np.argsort(counts)[::-1][:3]
     labels = [str(c) if name == "garments" else FASHION[c] for c in top]
@@ -119,7 +113,7 @@ for name, images, own, foreign in [("garments", clothes, scratch_net, mnist_net)
           f"{100 * on_object(own_maps, images).mean():.0f}%, the other dataset's network "
           f"{100 * on_object(foreign_maps, images).mean():.0f}%; the object covers "
           f"{100 * area:.0f}% of the image; correlation of the two networks' CAMs: median "
-          f"{np.median(correlation(own_maps, foreign_maps)):.2f}")
+          f"{np.median(map_correlations(own_maps, foreign_maps)):.2f}")
 
 SHOWN = 6
 
@@ -193,11 +187,11 @@ mnist_pred, mnist_maps = findings["garments"][2], findings["garments"][3]
 for label, maps in [("MNIST net, no retraining", mnist_maps),
                     ("MNIST backbone, fine-tuned", transfer_maps), ("from scratch", scratch_maps)]:
     versus_scratch = ("" if maps is scratch_maps else f", correlation with the scratch "
-                      f"net's CAM: median {np.median(correlation(maps, scratch_maps)):.2f}")
+                      f"net's CAM: median {np.median(map_correlations(maps, scratch_maps)):.2f}")
     print(f"   garments, {label:27s}: positive CAM on the object "
           f"{100 * on_object(maps, clothes).mean():.0f}%{versus_scratch}")
 _, other_maps = cams(other_scratch_net, clothes)
-baseline = np.median(correlation(other_maps, scratch_maps))
+baseline = np.median(map_correlations(other_maps, scratch_maps))
 print(f"   baseline: another network from scratch (seed 1), the same data and recipe: "
       f"correlation with the scratch net's CAM: median {baseline:.2f}")
 images = clothes[:SHOWN]
@@ -209,8 +203,8 @@ fig = plot.method_grid(images, [
     column_titles=[f"{FASHION[y_clothes[i]]}\nMNIST net: {mnist_pred[i]}\n"
                    f"T: {FASHION[transfer_pred[i]]}\nS: {FASHION[scratch_pred[i]]}"
                    for i in range(SHOWN)], size=1.8)
-before = np.median(correlation(mnist_maps, scratch_maps))
-after = np.median(correlation(transfer_maps, scratch_maps))
+before = np.median(map_correlations(mnist_maps, scratch_maps))
+after = np.median(map_correlations(transfer_maps, scratch_maps))
 common.save(fig, args, "4_transfer_cams.png",
             "Six held-out garments explained by the MNIST network before any retraining "
             "(for the digit it predicts), after fine-tuning its weights on Fashion-MNIST (T) "

@@ -4,6 +4,7 @@ after it and after retraining. Same standard as plot.py: signed maps on SIGNED_C
 symmetric, one scale (and colourbar) per row; the HAR drawn as a region on the image.
 """
 import numpy as np
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from .backend import to_numpy
@@ -45,7 +46,7 @@ def show_region(ax, image, region, color=HAR_COLOUR):
     ax.imshow(as_display_image(image), cmap="gray")
     region = to_numpy(region).astype(float)
     overlay = np.zeros(region.shape + (4,))
-    overlay[..., :3] = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    overlay[..., :3] = to_rgb(color)
     overlay[..., 3] = 0.6 * region
     ax.imshow(overlay)
     if region.any():

@@ -44,10 +44,13 @@ def _outputs_at(model, x, node, batch_size):
     return np.concatenate(chunks)
 
 
-def _correlation(a, b):
-    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
-    scale = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / scale) if scale > 0 else 0.0
+def map_correlations(a, b):
+    """Pearson correlation of each pair of maps: a, b (N, H, W) -> (N,). A constant map
+    (no variance) correlates 0 with anything."""
+    a = np.reshape(a, (len(a), -1)) - np.reshape(a, (len(a), -1)).mean(axis=1, keepdims=True)
+    b = np.reshape(b, (len(b), -1)) - np.reshape(b, (len(b), -1)).mean(axis=1, keepdims=True)
+    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where(scale > 0, (a * b).sum(axis=1) / np.where(scale > 0, scale, 1.0), 0.0)
 
 
 def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, batch_size=500,
@@ -87,8 +90,7 @@ def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, bat
                         "accuracy": float((logits.argmax(axis=1) == y).mean()),
                         "har_iou": float(np.mean([region_iou(a, b) for a, b in zip(
                             highest_activation_regions(maps, har_threshold), intact_regions)])),
-                        "cam_correlation": float(np.mean([_correlation(m, i) for m, i in
-                                                          zip(maps, intact_maps)]))})
+                        "cam_correlation": float(map_correlations(maps, intact_maps).mean())})
                     model.load_state_dict(state)                       # undamaged again
         logits = np.concatenate([to_numpy(model.forward(x[i:i + batch_size]))
                                  for i in range(0, len(x), batch_size)])
