@@ -3,15 +3,22 @@
 An occluder changes a (wh, ww) box of the input. Through a layer with kernel k,
 stride s and padding p, a changed input box of rows [a, a + n) changes only the
 output rows o with o*s - p <= a + n - 1 and o*s - p + k - 1 >= a (its *cone of
-influence*); every other output equals the unoccluded image's. So for each occluder
-we carry, layer by layer, a small box of values and compute each layer on the crop of
-its input that the box's outputs read (the unoccluded activations around it, with the
-changed values pasted in). At the first dense layer only the change matters:
+influence*); every other output equals the unoccluded image's. So, per occluder:
 
-    W (a + delta) + b = (W a + b) + W[:, box] delta[box]
+1. follow the changed box forward, layer by layer, to the last feature map
+   (``changed_boxes``: the same size for every occluder, so that they batch);
+2. walk back from that box to the input box it reads: output rows [o, o + n) read
+   input rows [o*s - p, (o + n - 1)*s - p + k) (``needed_boxes``);
+3. crop the input to that box, paste the occluder, and run the layers on the crops
+   (each convolution without its padding; zeros put where the padding would be),
+   which gives the exact values of the last feature map on the changed box;
+4. at the first dense layer only the change matters:
 
-(``Flatten -> Linear``; for ``GlobalAvgPool2D -> Linear`` the mean moves by
-sum(delta) / (H*W)), and the rest of the network runs as usual on the (N, features).
+       W (a + delta) + b = (W a + b) + W[:, box] delta[box]
+
+   (``Flatten -> Linear``; for ``GlobalAvgPool2D -> Linear`` the mean moves by
+   sum(delta) / (H*W)), and the rest of the network runs as usual on (N, features).
+
 The result is the same function as one full forward pass per occluder (occlusion.py,
 ``method="full"``, the reference twin), up to rounding.
 
@@ -49,6 +56,48 @@ def _ceil_div(a, b):
     return -((-a) // b)
 
 
+def _window(layer, axis):
+    """(kernel, stride, padding) of a sliding-window layer along axis 0 (rows) or 1."""
+    padding = getattr(layer, "padding", (0, 0))
+    return layer.kernel_size[axis], layer.stride[axis], padding[axis]
+
+
+def _is_window(layer):
+    return type(layer).__name__ in WINDOW_LAYERS
+
+
+def changed_boxes(layers, sizes, corner, extent, axis):
+    """Along one axis, the box of values an occluder changes in every map.
+
+    layers: the spatial layers; sizes: each map's length along the axis, the input's
+    first (len(layers) + 1); corner (B,), extent: the occluder's first row and size.
+    returns the boxes, one per map: (first (B,), extent), every box the same size."""
+    boxes = [(corner, extent)]
+    for layer, limit in zip(layers, sizes[1:]):
+        if _is_window(layer):
+            k, s, p = _window(layer, axis)
+            first = np.clip(_ceil_div(corner + p - k + 1, s), 0, limit - 1)   # the cone
+            last = np.clip((corner + extent - 1 + p) // s, 0, limit - 1)
+            extent = int((last - first).max()) + 1                          # one size for all
+            corner = np.minimum(first, limit - extent)
+        boxes.append((corner, extent))
+    return boxes
+
+
+def needed_boxes(layers, corner, extent, axis):
+    """Along one axis, the box of every map that the last map's box (corner (B,),
+    extent) reads: output rows [o, o + n) read input rows [o*s - p, (o + n - 1)*s - p + k).
+    returns one (first (B,), extent) per map, the input's first; boxes may reach past
+    the borders (into the padding)."""
+    boxes = [(corner, extent)]
+    for layer in reversed(layers):
+        if _is_window(layer):
+            k, s, p = _window(layer, axis)
+            corner, extent = corner * s - p, (extent - 1) * s + k
+        boxes.append((corner, extent))
+    return boxes[::-1]
+
+
 def _gather(planes, top, left, height, width):
     """planes (C, H, W), corners (B,) -> crops (B, C, height, width)."""
     windows = np.lib.stride_tricks.sliding_window_view(planes, (height, width), axis=(1, 2))
@@ -65,35 +114,53 @@ def _unpadded(layer):
     return clone
 
 
-def _window_step(layer, before, top, left, values):
-    """One sliding-window layer on the boxes: before (C, H, W) the unoccluded input;
-    (top, left) (B,) and values (B, C, bh, bw) the changed boxes of the input.
-    returns the output boxes (top, left, values)."""
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
-    ph, pw = getattr(layer, "padding", (0, 0))
-    _, h, w = before.shape
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    boxes = []
-    for corner, size, k, s, p, limit in ((top, values.shape[2], kh, sh, ph, oh),
-                                         (left, values.shape[3], kw, sw, pw, ow)):
-        first = np.clip(_ceil_div(corner + p - k + 1, s), 0, limit - 1)   # the cone of influence
-        last = np.clip((corner + size - 1 + p) // s, 0, limit - 1)
-        extent = int((last - first).max()) + 1                            # one size for all
-        boxes.append((np.minimum(first, limit - extent), extent, k, s, p, corner))
-    (out_top, bh, _, _, _, _), (out_left, bw, _, _, _, _) = boxes
-    crop_h, crop_w = (bh - 1) * sh + kh, (bw - 1) * sw + kw
-    padded = np.pad(before, ((0, 0), (ph, ph), (pw, pw)))
-    crops = _gather(padded, out_top * sh, out_left * sw, crop_h, crop_w)    # the unoccluded values
-    vh, vw = values.shape[2:]
-    # paste each box's changed values in place: where a box sits in its crop, (r, c), is
-    # the same for every occluder away from the borders, so paste each such group at once
-    offsets = np.stack([top + ph - out_top * sh, left + pw - out_left * sw], axis=1)
-    places, group = np.unique(offsets, axis=0, return_inverse=True)
-    for k, (r, c) in enumerate(places):
-        boxes = np.flatnonzero(group.ravel() == k)
-        r0, r1, c0, c1 = max(r, 0), min(r + vh, crop_h), max(c, 0), min(c + vw, crop_w)
-        crops[boxes, :, r0:r1, c0:c1] = values[boxes, :, r0 - r:r1 - r, c0 - c:c1 - c]
-    return out_top, out_left, _unpadded(layer).forward(crops)
+def _zero_outside(crops, rows, cols, size):
+    """Crops (B, C, h, w) of a map of spatial size ``size`` whose first rows/cols are
+    rows, cols (B,): entries outside the map set to 0 (where a padded conv reads zeros)."""
+    (height, width), (h, w) = size, crops.shape[2:]
+    row = rows[:, None] + np.arange(h)
+    col = cols[:, None] + np.arange(w)
+    inside = ((row >= 0) & (row < height))[:, :, None] & ((col >= 0) & (col < width))[:, None]
+    return crops * inside[:, None].astype(crops.dtype)
+
+
+def _occluded_crops(image, rows, cols, size, top, left, window, baseline):
+    """The input boxes (B, C, h, w) at corners rows, cols (B,) (zeros past the borders),
+    with the occluder at (top, left) (B,) set to ``baseline``."""
+    h, w = size
+    pad = max(0, -int(rows.min()), -int(cols.min()), int((rows + h).max()) - image.shape[1],
+              int((cols + w).max()) - image.shape[2])
+    padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))
+    crops = _gather(padded, rows + pad, cols + pad, h, w)
+    # where the occluder sits in its crop is the same for every occluder away from the
+    # borders: paste each such group with one slice
+    places = np.stack([top - rows, left - cols], axis=1)
+    for r, c in np.unique(places, axis=0):
+        group = np.flatnonzero((places[:, 0] == r) & (places[:, 1] == c))
+        crops[group, :, max(r, 0):r + window[0], max(c, 0):c + window[1]] = baseline
+    return crops
+
+
+def _dense_change(weights, delta, top, left, size):
+    """W[:, box] delta[box] for every occluder: weights (O, K*H*W) of the dense layer on
+    the flattened (K, H, W) map; delta (B, K, bh, bw) at corners top, left (B,).
+    returns (B, O). With the weights as (O, H, K, W) (map rows outermost), the rows
+    [top, top + bh) of every channel are one matrix (O, bh*K*W); each change goes into
+    its columns of a (bh, K, W) band, and the occluders sharing a top row take one
+    matrix product with their band of weights."""
+    (k, h, w), (n, _, bh, bw), outputs = size, delta.shape, len(weights)
+    by_rows = np.ascontiguousarray(weights.reshape(outputs, k, h, w).transpose(0, 2, 1, 3))
+    band = np.zeros((n, bh, k, w), dtype=delta.dtype)
+    by_row_delta = delta.transpose(0, 2, 1, 3)                            # (B, bh, K, bw)
+    for c in np.unique(left):
+        group = np.flatnonzero(left == c)
+        band[group, :, :, c:c + bw] = by_row_delta[group]
+    band = band.reshape(n, -1)
+    change = np.empty((n, outputs), dtype=delta.dtype)
+    for r in np.unique(top):
+        group = np.flatnonzero(top == r)
+        change[group] = band[group] @ by_rows[:, r:r + bh].reshape(outputs, -1).T
+    return change
 
 
 def cone_logits(model, plan, image, top, left, window, baseline):
@@ -101,29 +168,29 @@ def cone_logits(model, plan, image, top, left, window, baseline):
     (B,) by a (wh, ww) box of ``baseline``; the model must be in eval mode.
     returns (B, K), like model.forward of the B occluded copies."""
     spatial, head, pooling, dense = plan
+    layers = [model[name] for name in spatial]
     model.forward(image[None])
-    before = [image] + [model.outputs[name][0] for name in spatial]         # unoccluded
-    base_dense = model.outputs[dense][0]
-    values = np.full((len(top), image.shape[0], *window), baseline, dtype=image.dtype)
+    sizes = [image.shape[1:]] + [model.outputs[name].shape[2:] for name in spatial]
+    # 1. the changed box of the last map; 2. the box of every map that it reads
+    last_box = [changed_boxes(layers, [size[axis] for size in sizes], corner, extent,
+                              axis)[-1]
+                for axis, corner, extent in ((0, top, window[0]), (1, left, window[1]))]
+    rows, cols = (needed_boxes(layers, *box, axis) for axis, box in enumerate(last_box))
+    # 3. the layers on the crops
+    values = _occluded_crops(image, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]), top,
+                             left, window, baseline)
     with input_checked_for_nan():                  # the image was checked by the forward above
-        for name, below in zip(spatial, before):
-            layer = model[name]
-            if type(layer).__name__ in WINDOW_LAYERS:
-                top, left, values = _window_step(layer, below, top, left, values)
-            else:
-                values = layer.forward(values)             # pointwise: the box stays put
-    last = before[-1]                                      # the unoccluded last feature maps
-    delta = values - _gather(last, top, left, *values.shape[2:])             # (B, K, bh, bw)
-    weights = model[dense].params["W"]
+        for i, layer in enumerate(layers):
+            if getattr(layer, "padding", (0, 0)) != (0, 0):
+                values = _zero_outside(values, rows[i][0], cols[i][0], sizes[i])
+            values = _unpadded(layer).forward(values)
+    # 4. the change at the first dense layer
+    last = model.outputs[spatial[-1]][0]                   # the unoccluded last feature maps
+    (box_top, _), (box_left, _) = last_box
+    delta = values - _gather(last, box_top, box_left, *values.shape[2:])     # (B, K, bh, bw)
     if head == "gap":
         # mean over the map moves by the sum of the change / (H*W); then W_dense applies
         shift = delta.sum(axis=(2, 3)) / (last.shape[1] * last.shape[2])       # (B, K)
         return model.forward(model.outputs[pooling][0] + shift, start=pooling)
-    # W[:, box] delta[box] for every occluder at once: the boxes' changes scattered into
-    # zero maps (B, K*H*W), then one matrix product with the dense weights
-    change = np.zeros((len(top), *last.shape), dtype=image.dtype)
-    rows = top[:, None] + np.arange(delta.shape[2])
-    cols = left[:, None] + np.arange(delta.shape[3])
-    change[np.arange(len(top))[:, None, None], :, rows[:, :, None], cols[:, None, :]] = \
-        delta.transpose(0, 2, 3, 1)
-    return model.forward(base_dense + change.reshape(len(top), -1) @ weights.T, start=dense)
+    change = _dense_change(model[dense].params["W"], delta, box_top, box_left, last.shape)
+    return model.forward(model.outputs[dense][0] + change, start=dense)
