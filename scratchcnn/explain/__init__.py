@@ -4,6 +4,7 @@ Drawing them is plot.py's job."""
 from . import metrics
 from ..resize import bilinear_matrix, upsample
 from .cam import cam, cam_layers, grad_cam, grad_cam_weights, guided_grad_cam
+from .cam_variants import grad_cam_plus_plus, layer_cam, score_cam
 from .deconvnet import DeconvNet, top_activation_seed
 from .features import feature_maps, receptive_field, top_activations
 from .gradients import (backprop_to_input, deconvnet, guided_backprop, integrated_gradients,
@@ -13,7 +14,7 @@ from .occlusion import occlusion, occlusion_attribution
 
 __all__ = ["DeconvNet", "backprop_to_input", "bilinear_matrix", "cam", "cam_layers",
            "channel_objective", "class_model", "class_objective", "deconvnet", "feature_maps",
-           "grad_cam", "grad_cam_weights", "guided_backprop", "guided_grad_cam",
-           "integrated_gradients", "maximize_activation", "metrics", "occlusion",
-           "occlusion_attribution", "receptive_field", "saliency", "smoothgrad",
+           "grad_cam", "grad_cam_plus_plus", "grad_cam_weights", "guided_backprop", "guided_grad_cam",
+           "integrated_gradients", "layer_cam", "maximize_activation", "metrics", "occlusion",
+           "occlusion_attribution", "receptive_field", "saliency", "score_cam", "smoothgrad",
            "top_activation_seed", "top_activations", "upsample"]
