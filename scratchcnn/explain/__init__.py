@@ -9,12 +9,13 @@ from .deconvnet import DeconvNet, top_activation_seed
 from .features import feature_maps, receptive_field, top_activations
 from .gradients import (backprop_to_input, deconvnet, guided_backprop, integrated_gradients,
                         saliency, smoothgrad)
+from .lrp import lrp
 from .maximize import channel_objective, class_model, class_objective, maximize_activation
 from .occlusion import occlusion, occlusion_attribution
 
 __all__ = ["DeconvNet", "backprop_to_input", "bilinear_matrix", "cam", "cam_layers",
            "channel_objective", "class_model", "class_objective", "deconvnet", "feature_maps",
            "grad_cam", "grad_cam_plus_plus", "grad_cam_weights", "guided_backprop", "guided_grad_cam",
-           "integrated_gradients", "layer_cam", "maximize_activation", "metrics", "occlusion",
+           "integrated_gradients", "layer_cam", "lrp", "maximize_activation", "metrics", "occlusion",
            "occlusion_attribution", "receptive_field", "saliency", "score_cam", "smoothgrad",
            "top_activation_seed", "top_activations", "upsample"]
