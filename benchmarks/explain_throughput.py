@@ -1,12 +1,16 @@
-"""Images/s of saliency and Grad-CAM on the slides' digit model, scratchcnn vs PyTorch.
+"""Images/s of saliency, Grad-CAM, Score-CAM and LRP on the slides' digit model,
+scratchcnn vs PyTorch.
 
     python benchmarks/explain_throughput.py [--batch 64] [--repeats 5] [--steps 10]
     python benchmarks/explain_throughput.py --only-occlusion   # occlusion: cone vs full
 
 Saliency: one forward and one backward to the input for the class score.
 Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
-weighted sum, ReLU. Same batch and threads; median of the repeats. Never run by
-the test suite. PyTorch is optional (pip install torch==2.13.0).
+weighted sum, ReLU. Score-CAM at relu2: 64 masked copies of each image, forwarded
+64 at a time in both frameworks. LRP-epsilon: one forward, then per layer a forward of
+z, a division and a backward (PyTorch: the autograd "gradient trick" per layer). Same
+batch and threads; median of the repeats. Never run by the test suite. PyTorch is
+optional (pip install torch==2.13.0).
 """
 import throughput  # noqa: I001  (first: applies sc.runtime.tune() before PyTorch loads)
 from throughput import THREADS, interleaved_rates, load_torch, summarize, torch_model
@@ -25,11 +29,13 @@ def scratch_methods(batch):
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     targets = rng.integers(0, 10, batch)
     return {"saliency": lambda: explain.saliency(model, x, targets),
-            "grad_cam": lambda: explain.grad_cam(model, x, targets, layer="relu2")}
+            "grad_cam": lambda: explain.grad_cam(model, x, targets, layer="relu2"),
+            "score_cam": lambda: explain.score_cam(model, x, targets, layer="relu2"),
+            "lrp": lambda: explain.lrp(model, x, targets)}
 
 
 def torch_methods(batch):
-    torch = throughput.torch
+    torch, nn = throughput.torch, throughput.nn
     model = torch_model("slides").eval()
     x = torch.rand(batch, 1, 28, 28)
     targets = torch.randint(0, 10, (batch,))
@@ -48,7 +54,44 @@ def torch_methods(batch):
         grads, = torch.autograd.grad(scores, activations)
         weights = grads.mean(dim=(2, 3), keepdim=True)
         return torch.relu((weights * activations).sum(dim=1))
-    return {"saliency": saliency, "grad_cam": grad_cam}
+    def score_cam():
+        with torch.no_grad():
+            model(x)
+            activations = captured["a"]                                  # (N, K, h, w)
+            masks = torch.nn.functional.interpolate(activations, size=x.shape[2:],
+                                                    mode="bilinear", align_corners=False)
+            low = masks.amin(dim=(2, 3), keepdim=True)
+            span = masks.amax(dim=(2, 3), keepdim=True) - low
+            masks = torch.where(span > 0, (masks - low) / span.clamp_min(1e-30), 0)
+            n, k = masks.shape[:2]
+            owners = targets.repeat_interleave(k)
+            copies = (x[:, None] * masks[:, :, None]).reshape(n * k, *x.shape[1:])
+            scores = torch.cat([model(copies[i:i + 64]).gather(1, owners[i:i + 64, None])[:, 0]
+                                for i in range(0, n * k, 64)])
+            weights = torch.softmax(scores.reshape(n, k), dim=1)
+            return torch.relu((weights[:, :, None, None] * activations).sum(dim=1))
+
+    def lrp(epsilon=1e-9):
+        values = [x]
+        with torch.no_grad():
+            for layer in model:
+                values.append(layer(values[-1]))
+        relevance = torch.zeros_like(values[-1])
+        relevance[torch.arange(len(x)), targets] = values[-1][torch.arange(len(x)), targets]
+        for layer, a in zip(reversed(model), reversed(values[:-1])):
+            if isinstance(layer, (nn.ReLU, nn.Flatten)):
+                relevance = relevance.reshape(a.shape)
+                continue
+            a = a.detach().requires_grad_(True)
+            z = layer(a)
+            if isinstance(layer, nn.MaxPool2d):                          # winner takes all
+                relevance, = torch.autograd.grad(z, a, relevance)
+                continue
+            share = relevance / (z + epsilon * torch.where(z >= 0, 1.0, -1.0))
+            grad, = torch.autograd.grad(z, a, share.detach())
+            relevance = a.detach() * grad
+        return relevance
+    return {"saliency": saliency, "grad_cam": grad_cam, "score_cam": score_cam, "lrp": lrp}
 
 
 def occlusion_rows(repeats):

@@ -13,7 +13,7 @@ reads anything before it), and every damaged network runs forward from there.
 import numpy as np
 
 from .backend import to_numpy
-from .explain import cam, upsample
+from .explain import cam, metrics, upsample
 from .model import INPUT, eval_mode
 from .resilience import (HAR_THRESHOLD, apply_masks, damage_masks, highest_activation_regions,
                          region_iou)
@@ -46,11 +46,8 @@ def _outputs_at(model, x, node, batch_size):
 
 def map_correlations(a, b):
     """Pearson correlation of each pair of maps: a, b (N, H, W) -> (N,). A constant map
-    (no variance) correlates 0 with anything."""
-    a = np.reshape(a, (len(a), -1)) - np.reshape(a, (len(a), -1)).mean(axis=1, keepdims=True)
-    b = np.reshape(b, (len(b), -1)) - np.reshape(b, (len(b), -1)).mean(axis=1, keepdims=True)
-    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return np.where(scale > 0, (a * b).sum(axis=1) / np.where(scale > 0, scale, 1.0), 0.0)
+    (no variance) correlates 0 with anything (``explain.metrics.pearson``)."""
+    return metrics.pearson(a, b)
 
 
 def damage_sweep(model, x, y, sites, fractions, seeds=(0,), cam_images=None, batch_size=500,

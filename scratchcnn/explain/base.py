@@ -3,6 +3,7 @@ in eval mode, and seeding the backward pass with the class scores."""
 import numpy as np
 
 from ..backend import array_module
+from ..losses import log_softmax
 from ..model import eval_mode  # noqa: F401  (explanations use the trained function)
 
 
@@ -59,3 +60,12 @@ def forward_scores(model, x, target):
         raise ValueError(f"the model must end in class scores (N, K), got {tuple(logits.shape)}")
     targets = as_targets(target, len(x), logits.shape[1])
     return logits, targets, score_seed(logits, targets)
+
+
+def target_outputs(logits, targets, output):
+    """Each row's target class: its softmax probability (output="probability") or its
+    score (the logit, "score"). logits (B, K), targets (B,) -> (B,)."""
+    xp = array_module(logits)
+    values = log_softmax(logits) if output == "probability" else logits
+    picked = values[xp.arange(len(logits)), xp.asarray(targets)]
+    return xp.exp(picked) if output == "probability" else picked

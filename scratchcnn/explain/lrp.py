@@ -85,12 +85,15 @@ def node_relevance(model, name, relevance, rule, epsilon):
         x = model.input if conv_input == INPUT else model.outputs[conv_input]
         weights, bias = folded(conv, layer)
         return {conv_input: linear_rule(conv, weights, bias, x, relevance, rule, epsilon)}
+    if isinstance(layer, (AvgPool2D, GlobalAvgPool2D)) or \
+            (isinstance(layer, (Conv2D, Linear)) and rule == "epsilon"):
+        # z is the layer's own output in the forward pass: divide, backward, times x
+        # (the pools: linear, positive weights, no bias, the same for both rules)
+        share = relevance / stabilized(model.outputs[name], epsilon)
+        return {sources[0]: inputs[0] * layer.backward(share, param_grads=False)}
     if isinstance(layer, (Conv2D, Linear)):
         return {sources[0]: linear_rule(layer, layer.params["W"], layer.params["b"], inputs[0],
                                         relevance, rule, epsilon)}
-    if isinstance(layer, (AvgPool2D, GlobalAvgPool2D)):     # linear, positive weights, no bias
-        share = relevance / stabilized(model.outputs[name], epsilon)
-        return {sources[0]: inputs[0] * layer.backward(share, param_grads=False)}
     if isinstance(layer, MaxPool2D):                         # to each window's winner
         return {sources[0]: layer.backward(relevance, param_grads=False)}
     if isinstance(layer, Add):

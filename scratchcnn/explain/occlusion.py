@@ -13,7 +13,7 @@ from ..backend import array_module, to_numpy
 from ..layers.base import as_pair
 from ..losses import log_softmax
 from ..model import eval_mode
-from .base import as_targets, check_batch
+from .base import as_targets, check_batch, target_outputs
 from .occlusion_cone import cone_logits, cone_plan
 
 OUTPUTS = ("probability", "score", "probabilities")
@@ -27,14 +27,6 @@ def occluder_positions(image_size, window, stride):
     if wh > h or ww > w:
         raise ValueError(f"window {window} is larger than the image {(h, w)}")
     return np.arange(0, h - wh + 1, sh), np.arange(0, w - ww + 1, sw)
-
-
-def _pick(logits, targets, output):
-    """Probability or score of each row's target class: logits (B, K) -> (B,)."""
-    xp = array_module(logits)
-    values = log_softmax(logits) if output == "probability" else logits
-    picked = values[xp.arange(len(logits)), xp.asarray(targets)]
-    return xp.exp(picked) if output == "probability" else picked
 
 
 def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
@@ -85,7 +77,7 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
                     result[image, chunk] = to_numpy(array_module(logits).exp(
                         log_softmax(logits)))
                 else:
-                    result[image, chunk] = to_numpy(_pick(
+                    result[image, chunk] = to_numpy(target_outputs(
                         logits, np.full(len(tops[chunk]), targets[image]), output))
     return result.reshape(n, len(rows), len(cols), *result.shape[2:])
 
@@ -101,7 +93,7 @@ def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.
                          method)
     with eval_mode(model):
         n = len(x)
-        original = to_numpy(_pick(model.forward(x), as_targets(
+        original = to_numpy(target_outputs(model.forward(x), as_targets(
             target, n, _num_classes(model, x)), "score"))
     drops = original[:, None, None] - occluded                      # (N, oh, ow)
     rows, cols = occluder_positions(x.shape[2:], window, stride)
