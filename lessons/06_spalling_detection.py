@@ -14,15 +14,14 @@ Reproduces the paper's figure: rows of images with GBP, Grad-CAM and Guided Grad
 """
 import numpy as np
 import scratchcnn as sc
-from scratchcnn import explain, plot, zoo
+from scratchcnn import explain, plot
 from scratchcnn.explain import metrics
 
 import common
 
 args = common.start(__file__, __doc__)
-count = 150 if args.quick else 2000
-x, y, masks = sc.datasets.surface_defects(count, size=64, seed=0)
-split = int(0.8 * count)
+x, y, masks, split = common.surface_data(args.quick)
+count = len(x)
 train, test = (x[:split], y[:split]), (x[split:], y[split:])
 print(f"   {count} surfaces ({np.bincount(y).tolist()} intact/crack/spalling), "
       f"{split} for training, {count - split} held out")
@@ -39,9 +38,7 @@ common.save(fig, args, "1_surfaces.png",
             "distractors. Look for the defects the network must find. They stand in for the "
             "photographs of Gao & Mosalam's spalling data set.")
 
-model, history = common.trained(
-    args, "gap-surface", lambda: zoo.gap_model(3, 3, widths=(16, 32, 64)), (train, test),
-    epochs=6, lr=2e-3, batch_size=32, lr_decay=0.8)
+model, _ = common.surface_model(args)
 accuracy = sc.evaluate(model, *test)["accuracy"]
 print(f"   held-out accuracy {100 * accuracy:.2f}%")
 

@@ -143,6 +143,24 @@ def tang_deep_model(args):
                    **TANG_DEEP_RECIPE)
 
 
+def surface_data(quick):
+    """Procedural concrete surfaces (Gao & Mosalam's stand-in, lesson 06): 2,000 (150 in
+    quick mode) 64x64 RGB images, the first 80 % for training.
+    returns (x, y, masks, split)."""
+    count = 150 if quick else 2000
+    x, y, masks = sc.datasets.surface_defects(count, size=64, seed=0)
+    return x, y, masks, int(0.8 * count)
+
+
+def surface_model(args):
+    """zoo.gap_model for the three surface classes, trained on surface_data (6 epochs of
+    Adam 2e-3, batch 32, lr x0.8 per epoch), cached. returns (model, history)."""
+    x, y, _, split = surface_data(args.quick)
+    return trained(args, "gap-surface", lambda: zoo.gap_model(3, 3, widths=(16, 32, 64)),
+                   ((x[:split], y[:split]), (x[split:], y[split:])), epochs=6, lr=2e-3,
+                   batch_size=32, lr_decay=0.8)
+
+
 def digit(index=0, dataset="mnist"):
     """One held-out image (1, 1, 28, 28) and its label."""
     _, (xt, yt) = sc.datasets.load(dataset)
@@ -153,4 +171,5 @@ if __name__ == "__main__":
     sys.exit("common.py is a helper; run a numbered lesson or run_all.py")
 
 __all__ = ["start", "save", "load_data", "trained", "seed_model", "resnet_model",
-           "tang_mnist_model", "tang_deep_model", "five_class_data", "digit"]
+           "tang_mnist_model", "tang_deep_model", "five_class_data", "surface_data",
+           "surface_model", "digit"]

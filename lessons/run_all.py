@@ -89,8 +89,10 @@ computed by it on the embedded data. Click a figure to open it at full size.</p>
 
 
 # Lessons that load a model another lesson trains (common.py caches it) start after it:
-# 04, 07, 08 read the slides' MNIST model of 03; 09 Tang's deep net of 07; 11 the ResNet of 10.
-AFTER = {"04": "03", "07": "03", "08": "03", "09": "07", "11": "10"}
+# 04, 07, 08 read the slides' MNIST model of 03; 09 Tang's deep net of 07; 11 the ResNet of
+# 10; 12 the MNIST model of 03 and the surface model of 06.
+AFTER = {"04": ("03",), "07": ("03",), "08": ("03",), "09": ("07",), "11": ("10",),
+         "12": ("03", "06")}
 # Side by side, the heads of the longest chains start first (03 -> 07 -> 09, 10 -> 11).
 FIRST = ("03", "10")
 
@@ -120,7 +122,7 @@ def run_one_by_one(paths, args):
 
 def run_side_by_side(paths, args):
     """``args.jobs`` lessons at a time, each with cores // jobs threads, each starting only
-    after the lesson AFTER names; a lesson's output is shown when it ends.
+    after the lessons AFTER names; a lesson's output is shown when it ends.
     [(path, ok, seconds, output)] in lesson order."""
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
     env = dict(os.environ, NUMBA_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
@@ -131,9 +133,9 @@ def run_side_by_side(paths, args):
     while pending or running:
         finished_numbers = {path.name[:2] for path in done}
         for path in list(pending):
-            before = AFTER.get(path.name[:2])
-            if len(running) < args.jobs and (before not in selected or
-                                             before in finished_numbers):
+            waiting = [before for before in AFTER.get(path.name[:2], ())
+                       if before in selected and before not in finished_numbers]
+            if len(running) < args.jobs and not waiting:
                 pending.remove(path)
                 log = tempfile.TemporaryFile(mode="w+")     # no pipe to fill up
                 process = subprocess.Popen(command_for(path, args), cwd=LESSONS, env=env,

@@ -122,6 +122,36 @@ def curves(series, xlabel, ylabel, title=None, size=(6.0, 3.4)):
     return fig
 
 
+def curve_panels(panels, xlabel, ylabel, size=(5.0, 3.6), xticklabels=None):
+    """Line plots side by side on one shared y axis, one legend (outside, right):
+    panels = [(title, {label: (x values, y values)})], the same labels in each panel
+    (the same label keeps its colour and marker across panels). ``xticklabels``: names
+    for the x values (e.g. the layers randomized so far)."""
+    fig = Figure(figsize=(size[0] * len(panels) + 2.2, size[1]), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    labels = list(panels[0][1])
+    colours = [_tab20(i) for i in range(len(labels))]
+    markers = "osD^v<>phX*"
+    for ax, (title, series) in zip(axes, panels):
+        for i, label in enumerate(labels):
+            xs, ys = series[label]
+            ax.plot(xs, ys, marker=markers[i % len(markers)], markersize=3.5, linewidth=1.3,
+                    color=colours[i], label=label)
+        ax.set(title=title, xlabel=xlabel)
+        ax.grid(alpha=0.3)
+        if xticklabels is not None:
+            ax.set_xticks(list(series[labels[0]][0]), xticklabels, fontsize=7, rotation=30)
+    axes[0].set_ylabel(ylabel)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=7.5)
+    return fig
+
+
+def _tab20(i):
+    """Colour i of matplotlib's 20 qualitative colours, dark shades first."""
+    from matplotlib import colormaps
+    return colormaps["tab20"].colors[(2 * i) % 20 + (1 if i % 20 >= 10 else 0)]
+
+
 # ----- maps with a stated scale ----------------------------------------------------------------
 SIGNED_CMAP = "RdBu_r"         # diverging: blue < 0 (white) < red
 POSITIVE_CMAP = "viridis"      # perceptual, sequential, from 0

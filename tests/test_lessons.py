@@ -46,16 +46,19 @@ def test_the_caption_check_catches_a_short_caption(tmp_path):
         common.save(Figure(), Args, "x.png", "a figure")
 
 
-SHARED_MODELS = ("seed_model", "resnet_model", "tang_mnist_model", "tang_deep_model")
+SHARED_MODELS = ("seed_model", "resnet_model", "tang_mnist_model", "tang_deep_model",
+                 "surface_model")
 
 
 def waits_for(after, number):
     """Every lesson number that ``number`` waits for through run_all.AFTER, transitively."""
-    chain = []
-    while number in after:
-        number = after[number]
-        chain.append(number)
-    return chain
+    waited, todo = [], list(after.get(number, ()))
+    while todo:
+        before = todo.pop()
+        if before not in waited:
+            waited.append(before)
+            todo += after.get(before, ())
+    return waited
 
 
 def shared_model_users():
@@ -82,6 +85,9 @@ def test_run_all_starts_a_lesson_after_the_one_that_trains_its_model():
         trainer = numbers[0]
         for later in numbers[1:]:
             assert trainer in waits_for(run_all.AFTER, later), (name, later, trainer)
-    broken = {k: v for k, v in run_all.AFTER.items() if k != "09"}     # negative control
+    broken = {k: v for k, v in run_all.AFTER.items() if k != "09"}     # negative controls
     assert any(users["tang_deep_model"][0] not in waits_for(broken, later)
                for later in users["tang_deep_model"][1:])
+    half = dict(run_all.AFTER, **{"12": ("03",)})          # 12 forgets the surface model of 06
+    assert any(users["surface_model"][0] not in waits_for(half, later)
+               for later in users["surface_model"][1:])

@@ -84,3 +84,18 @@ def test_a_weak_panel_says_so_and_maps_stay_opaque():
     assert [t.get_text() for t in weak.texts] == ["weak: max 0.01 (1% of scale)"]
     assert all(im.get_alpha() is None for im in panel_images(fig))
     assert len(weak.collections) >= 1                            # the image's outline
+
+
+def test_curve_panels_share_y_colours_and_one_legend(tmp_path):
+    """Each label keeps its colour across panels; one legend; the y axis is shared."""
+    xs = np.arange(4)
+    panels = [("left", {"a": (xs, xs * 1.0), "b": (xs, xs * 2.0)}),
+              ("right", {"a": (xs, -xs * 1.0), "b": (xs, xs * 0.5)})]
+    fig = plot.curve_panels(panels, "x", "y", xticklabels=["w", "x", "y", "z"])
+    left, right = fig.axes[:2]
+    assert [line.get_color() for line in left.lines] == [line.get_color() for line in right.lines]
+    assert left.lines[0].get_color() != left.lines[1].get_color()
+    assert len(fig.legends) == 1 and [t.get_text() for t in fig.legends[0].texts] == ["a", "b"]
+    assert left.get_ylim() == right.get_ylim()
+    assert [t.get_text() for t in right.get_xticklabels()] == ["w", "x", "y", "z"]
+    fig.savefig(tmp_path / "curves.png")

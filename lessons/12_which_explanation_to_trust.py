@@ -1,0 +1,287 @@
+"""Which explanation to trust: completeness, deletion and insertion, randomization.
+
+What you will learn
+  * eleven maps of the same digits (gradients, CAMs, LRP, occlusion) and three ways
+    to test them instead of admiring them:
+  * completeness: Integrated Gradients (Sundararajan et al. 2017, eq. 1) splits
+    S(x) - S(x') exactly among the pixels, LRP (Bach et al. 2015) splits S(x) up to
+    what the biases keep; the lesson prints both gaps;
+  * deletion and insertion (Petsiuk et al. 2018, sec. 4.1): delete the pixels a map
+    ranks highest and the class probability should fall fast (small area under the
+    curve); insert them into an empty canvas and it should rise fast (large area);
+    a random ranking is the control;
+  * cascading randomization (Adebayo et al. 2018, sec. 3.1 and Fig. 2): re-initialize
+    the layers from the top down; a map that stays the same is not explaining the
+    network (the image itself is the control);
+  * class sensitivity: the map for the true class against the map for the runner-up.
+The models are lesson 03's MNIST network and lesson 06's concrete-surface network.
+"""
+import numpy as np
+import scratchcnn as sc
+from scratchcnn import explain, plot
+from scratchcnn.explain import metrics
+
+import common
+
+args = common.start(__file__, __doc__)
+quick = args.quick
+rng = np.random.default_rng(0)
+
+
+def pixel_maps(model, x, targets, layer, window, stride, canvas=0.0, smooth_samples=25,
+               ig_steps=32):
+    """{method: (kind, maps (N, H, W))}: each method's map reduced to one value per pixel.
+    Gradient maps: |value| (largest over channels); IG, LRP, occlusion: signed, summed
+    over channels (positive = evidence for the class); CAMs: upsampled to the image.
+    ``canvas``: the value that stands for "no pixel" (IG's baseline image, the occluder),
+    the same as deletion and insertion use."""
+    size = x.shape[2:]
+
+    def cam(method):
+        return explain.upsample(method(model, x, targets, layer=layer), size)
+    return {
+        "saliency": ("positive", np.abs(explain.saliency(model, x, targets)).max(axis=1)),
+        "SmoothGrad": ("positive", np.abs(explain.smoothgrad(
+            model, x, targets, samples=smooth_samples)).max(axis=1)),
+        "Integrated Gradients": ("signed", explain.integrated_gradients(
+            model, x, targets, baseline=np.full_like(x, canvas), steps=ig_steps)[0].sum(axis=1)),
+        "guided backprop": ("positive", np.abs(explain.guided_backprop(model, x, targets))
+                            .max(axis=1)),
+        "Grad-CAM": ("positive", cam(explain.grad_cam)),
+        "Grad-CAM++": ("positive", cam(explain.grad_cam_plus_plus)),
+        "LayerCAM": ("positive", cam(explain.layer_cam)),
+        "Score-CAM": ("positive", cam(explain.score_cam)),
+        "LRP-epsilon": ("signed", explain.lrp(model, x, targets).sum(axis=1)),
+        "occlusion": ("signed", explain.occlusion_attribution(
+            model, x, targets, window=window, stride=stride, baseline=canvas)[:, 0]),
+        "random (control)": ("positive", rng.random((len(x), *size)).astype(x.dtype)),
+    }
+
+
+# --- the digits and their maps --------------------------------------------------------------
+model, _ = common.seed_model(args)
+_, (xt, yt) = common.load_data("mnist", quick)
+count = 8 if quick else 64
+digits, labels = xt[:count], yt[:count]
+predicted = model.forward(digits).argmax(axis=1)
+print(f"   {count} held-out digits; the network gets {int((predicted == labels).sum())} right; "
+      "every map explains the true class")
+maps = pixel_maps(model, digits, labels, "relu2", window=7, stride=3,
+                  smooth_samples=10 if quick else 25)
+shown = np.arange(min(6, count))
+rows = [("digit", "image", digits[shown])] + [(name, kind, values[shown])
+                                             for name, (kind, values) in maps.items()
+                                             if name != "random (control)"]
+fig = plot.method_grid(digits[shown], rows, column_titles=[f"true {c}" for c in labels[shown]],
+                       size=1.35)
+weak = {name: sum(plot.map_note(v, kind, plot.row_scale(values, kind)) is not None
+                  for v in values) for name, kind, values in rows[1:]}
+weak_text = ", ".join(f"{name} {n}" for name, n in weak.items() if n) or "none"
+common.save(fig, args, "1_ten_maps.png",
+            f"Ten explanations (rows) of the true class for {len(shown)} held-out digits "
+            "(columns), on lesson 03's network; one scale per row, signed maps (Integrated "
+            "Gradients, LRP, occlusion) in red/blue around white 0, the others in viridis "
+            "from 0, the digit's outline in grey. Grad-CAM-family maps come from relu2 "
+            f"(24x24, upsampled). Panels labelled weak (under a quarter of the row's scale): "
+            f"{weak_text}. Look at how differently ten methods answer the same question; the "
+            "numbers below say which answers the network agrees with.")
+
+# --- completeness: does the map add up to the score? ------------------------------------------
+print("   completeness on the same digits (median over them; 0 = adds up exactly):")
+scores = model.forward(digits)[np.arange(count), labels]
+black = model.forward(np.zeros_like(digits))[np.arange(count), labels]
+difference = scores - black                                          # S(x) - S(black)
+for steps in (4, 32):
+    _, gap = explain.integrated_gradients(model, digits, labels, steps=steps)
+    print(f"     Integrated Gradients, {steps:2d} steps: |sum - (S(x) - S(0))| / |S(x) - S(0)| "
+          f"= {np.median(np.abs(gap) / np.abs(difference)):.4f}")
+x_gradient = (digits * explain.saliency(model, digits, labels)).sum(axis=(1, 2, 3))
+print(f"     gradient x input: |sum - (S(x) - S(0))| / |S(x) - S(0)| = "
+      f"{np.median(np.abs(x_gradient - difference) / np.abs(difference)):.3f}")
+relevance, totals = explain.lrp(model, digits, labels, return_totals=True)
+kept = totals["input"] / scores
+print(f"     LRP-epsilon: sum R / S(x) = {np.median(kept):.3f} (range {kept.min():.3f} to "
+      f"{kept.max():.3f}); the biases keep the rest")
+
+# --- deletion and insertion -----------------------------------------------------------------
+STEPS = 8 if quick else 16
+
+
+def curves_table(model, x, targets, pixel_maps_, baseline, masks=None):
+    """{method: (deletion AUC, insertion AUC, curves dict[, pointing, energy])} means."""
+    table = {}
+    for name, (_, values) in pixel_maps_.items():
+        result = explain.deletion_insertion(model, x, targets, values, steps=STEPS,
+                                            baseline=baseline)
+        row = [result["deletion_auc"].mean(), result["insertion_auc"].mean(), result]
+        if masks is not None:
+            row += [metrics.pointing_game(values, masks), metrics.energy_in_mask(values, masks)]
+        table[name] = row
+    return table
+
+
+digit_table = curves_table(model, digits, labels, maps, baseline=0.0)
+fractions = digit_table["saliency"][2]["fractions"]
+panels = [(f"{title} ({count} digits)", {name: (100 * fractions, row[2][key].mean(axis=0))
+                                         for name, row in digit_table.items()})
+          for title, key in (("deletion: pixels set to 0", "deletion"),
+                             ("insertion: pixels copied onto black", "insertion"))]
+fig = plot.curve_panels(panels, "% of pixels deleted / inserted, highest-ranked first",
+                        "probability of the true class")
+by_deletion = sorted(digit_table, key=lambda k: digit_table[k][0])
+by_insertion = sorted(digit_table, key=lambda k: -digit_table[k][1])
+common.save(fig, args, "2_deletion_insertion.png",
+            f"Deletion (left) and insertion (right) curves, mean over {count} held-out digits, "
+            "one line per method; the x axis is the share of pixels deleted (set to 0) or "
+            "inserted (copied onto a black canvas) in the order the map ranks them. Left: the "
+            "lower the better; right: the higher the better. Best deletion: "
+            f"{by_deletion[0]} (area {digit_table[by_deletion[0]][0]:.3f}); best insertion: "
+            f"{by_insertion[0]} (area {digit_table[by_insertion[0]][1]:.3f}); the random "
+            f"ranking: {digit_table['random (control)'][0]:.3f} and "
+            f"{digit_table['random (control)'][1]:.3f}. Reproduces the metrics of Petsiuk "
+            "et al. 2018, sec. 4.1.")
+
+# the concrete surfaces: defects with a true mask, so pointing game and energy too
+surface_model, _ = common.surface_model(args)
+sx, sy, smasks, split = common.surface_data(quick)
+defects = split + np.flatnonzero(sy[split:] > 0)[:8 if quick else 24]
+surfaces, surface_labels, surface_masks = sx[defects], sy[defects], smasks[defects]
+surface_layer, _ = explain.cam_layers(surface_model)
+grey = float(sx[:split].mean())                     # the mean training value: a flat grey
+surface_maps = pixel_maps(surface_model, surfaces, surface_labels, surface_layer, window=16,
+                          stride=8, canvas=grey, smooth_samples=10 if quick else 25,
+                          ig_steps=16 if quick else 32)
+surface_table = curves_table(surface_model, surfaces, surface_labels, surface_maps,
+                             baseline=grey, masks=surface_masks)
+even = surface_masks.reshape(len(surfaces), -1).mean()
+
+lines = ["| method | digits: deletion area (lower is better) | digits: insertion area (higher "
+         "is better) | surfaces: deletion | surfaces: insertion | surfaces: pointing game | "
+         "surfaces: energy in mask |", "|---|---|---|---|---|---|---|"]
+print(f"   deletion / insertion areas ({count} digits, {len(surfaces)} held-out defect "
+      f"surfaces, {STEPS} steps), pointing game and energy in the defect mask:")
+print(f"     {'method':>22}  digits: del   ins | surfaces: del   ins  pointing  energy")
+for name in maps:
+    d, s = digit_table[name], surface_table[name]
+    print(f"     {name:>22}        {d[0]:.3f} {d[1]:.3f} |          {s[0]:.3f} {s[1]:.3f}"
+          f"   {100 * s[3]:5.1f}%  {100 * s[4]:5.1f}%")
+    lines.append(f"| {name} | {d[0]:.3f} | {d[1]:.3f} | {s[0]:.3f} | {s[1]:.3f} | "
+                 f"{100 * s[3]:.1f} % | {100 * s[4]:.1f} % |")
+(args.dir / "table.md").write_text("\n".join(lines) + "\n")
+print(f"     (a map spread evenly puts {100 * even:.1f}% of its energy in the masks; on the "
+      f"surfaces a deleted pixel, IG's baseline and the occluder are the mean training value "
+      f"{grey:.2f}, on the digits black)")
+lrp_black = explain.deletion_insertion(surface_model, surfaces, surface_labels,
+                                       surface_maps["LRP-epsilon"][1], steps=STEPS, baseline=0.0)
+print(f"     LRP explains the score against a black image (no baseline of its own): deleted "
+      f"to black instead of grey, its surface areas are {lrp_black['deletion_auc'].mean():.3f} "
+      f"and {lrp_black['insertion_auc'].mean():.3f}")
+beat = [name for name in maps if name != "random (control)"
+        and digit_table[name][0] < digit_table["random (control)"][0]
+        and digit_table[name][1] > digit_table["random (control)"][1]]
+print(f"   on digits, {len(beat)} of {len(maps) - 1} methods beat the random ranking on both "
+      f"curves: {', '.join(beat)}")
+
+# --- cascading randomization (Adebayo et al. 2018) -------------------------------------------
+few = digits[:4 if quick else 16], labels[:4 if quick else 16]
+tested = {
+    "saliency": explain.saliency,
+    "SmoothGrad": lambda m, x, t: explain.smoothgrad(m, x, t, samples=10),
+    "guided backprop": explain.guided_backprop,
+    "Integrated Gradients": lambda m, x, t: explain.integrated_gradients(m, x, t, steps=16)[0],
+    "Grad-CAM": lambda m, x, t: explain.upsample(explain.grad_cam(m, x, t, layer="relu2"),
+                                                 x.shape[2:]),
+    "LRP-epsilon": explain.lrp,
+    "the image (control)": lambda m, x, t: x.copy(),
+}
+checks = {name: explain.randomization_check(model, *few, method, seed=0)
+          for name, method in tested.items()}
+stages = ["none"] + [f"+{row.layer}" for row in checks["saliency"][1:]]
+series = {name: (np.arange(len(rows)), [float(np.median(row.spearman)) for row in rows])
+          for name, rows in checks.items()}
+ssim_series = {name: (np.arange(len(rows)), [float(np.median(row.ssim)) for row in rows])
+               for name, rows in checks.items()}
+fig = plot.curve_panels([("Spearman rank correlation of |map|", series),
+                         ("SSIM of |map|", ssim_series)],
+                        "layers randomized, from the top (cumulative)",
+                        f"median over {len(few[0])} digits", xticklabels=stages)
+after_all = {name: values[1][-1] for name, values in series.items()}
+common.save(fig, args, "3_randomization_curves.png",
+            "Cascading randomization: the layers of lesson 03's network are re-initialized "
+            "from the top (fc2) down to conv1, cumulatively, and each method's map is "
+            "compared with its map on the trained network (left: Spearman rank correlation "
+            "of the absolute maps; right: SSIM; median over "
+            f"{len(few[0])} digits). With every layer random, the correlation is: "
+            + ", ".join(f"{name} {value:.2f}" for name, value in after_all.items())
+            + ". A method whose line stays high is blind to the weights, like the control "
+            "(the image itself). Reproduces Adebayo et al. 2018, Fig. 2.")
+first = few[0][:1]
+stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
+shrink = []                                    # (method, largest |value| all random / trained)
+for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
+    method = tested[name]
+    saved = {key: value.copy() for key, value in model.state_dict().items()}
+    generator = np.random.default_rng(0)
+    panels_of_stage = [np.abs(method(model, first, few[1][:1])).reshape(28, 28)]
+    try:
+        for layer in [row.layer for row in checks[name][1:]]:
+            explain.sanity.randomize_layer(model[layer], generator)
+            panels_of_stage.append(np.abs(method(model, first, few[1][:1])).reshape(28, 28))
+    finally:
+        model.load_state_dict(saved)
+    tops = np.array([panel.max() for panel in panels_of_stage])
+    shrink.append((name, tops[-1] / tops[0]))
+    stage_rows.append((f"|{name}| / own max", "positive",      # each panel on its own scale:
+                       np.array([panel / top if top > 0 else panel     # the pattern, not the size
+                                 for panel, top in zip(panels_of_stage, tops)])))
+fig = plot.method_grid(np.repeat(first, len(stages), axis=0), stage_rows, column_titles=stages,
+                       size=1.6)
+common.save(fig, args, "4_randomization_maps.png",
+            f"One digit (a {few[1][0]}) explained as the layers are randomized from the top "
+            "(columns, cumulative; 'none' is the trained network), four methods (rows), "
+            "absolute values, EACH PANEL ON ITS OWN SCALE (divided by its own maximum, 0 to 1): "
+            "the figure compares patterns, not sizes. The sizes collapse: with every layer "
+            "random, the largest value is "
+            + ", ".join(f"{100 * ratio:.1f}% ({name})" for name, ratio in shrink)
+            + " of the trained network's. The same draws as the curves above (seed 0). Look "
+            "for the rows that keep the digit's shape after every layer is random: they show "
+            "the input, not what the network learned.")
+
+# --- class sensitivity -----------------------------------------------------------------------
+logits = model.forward(digits)
+runner_up = np.argsort(logits, axis=1)[:, -2]
+print("   class sensitivity: Pearson correlation of the map for the true class with the map "
+      f"for the runner-up class (median over {count} digits; 1 = the same map):")
+other_maps = pixel_maps(model, digits, runner_up, "relu2", window=7, stride=3,
+                        smooth_samples=10 if quick else 25)
+sensitivity = {name: float(np.median(metrics.pearson(maps[name][1], other_maps[name][1])))
+               for name in maps if name != "random (control)"}
+for name, value in sensitivity.items():
+    print(f"     {name:>22}: {value:5.2f}")
+blind = [name for name, value in sensitivity.items() if value > 0.9]
+print(f"   maps almost the same for another class (> 0.9): {', '.join(blind) or 'none'}")
+
+print("   what our numbers say (this network, these images):")
+best_digits = min(digit_table, key=lambda k: digit_table[k][0] - digit_table[k][1])
+best_surfaces = min(surface_table, key=lambda k: surface_table[k][0] - surface_table[k][1])
+print(f"     * deletion and insertion together (insertion area - deletion area) favour "
+      f"{best_digits} on digits ({digit_table[best_digits][1] - digit_table[best_digits][0]:.3f})"
+      f" and {best_surfaces} on surfaces "
+      f"({surface_table[best_surfaces][1] - surface_table[best_surfaces][0]:.3f}): the ranking "
+      "depends on the data and on the canvas")
+methods_only = {name: value for name, value in after_all.items() if "control" not in name}
+survived = [name for name, value in methods_only.items() if value > 0.9]
+changed = [name for name, value in methods_only.items() if value < 0.5]
+print(f"     * with every weight random, the maps of {', '.join(survived)} keep a rank "
+      f"correlation above 0.9 with the trained ones, like the control: on digits with a black "
+      "background, value x gradient is zero off the stroke whatever the weights (Adebayo et "
+      f"al. 2018 report the same for gradient x input and IG); {', '.join(changed)} fall "
+      "below 0.5")
+print(f"     * maps nearly the same for the runner-up class: {', '.join(blind) or 'none'}; the "
+      f"most class-specific: {min(sensitivity, key=sensitivity.get)} "
+      f"({min(sensitivity.values()):.2f})")
+print("What to look at:")
+print("  * 1_ten_maps: ten answers to one question; 2_deletion_insertion and the table say")
+print("    which rankings the network agrees with (compare every line with the random one);")
+print("  * 3_ and 4_randomization: a map that survives random weights explains the image,")
+print("    not the network (Adebayo et al. 2018).")
