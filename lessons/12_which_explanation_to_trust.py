@@ -214,7 +214,11 @@ common.save(fig, args, "3_randomization_curves.png",
             f"{len(few[0])} digits). With every layer random, the correlation is: "
             + ", ".join(f"{name} {value:.2f}" for name, value in after_all.items())
             + ". A method whose line stays high is blind to the weights, like the control "
-            "(the image itself). Reproduces Adebayo et al. 2018, Fig. 2.")
+            "(the image itself). Where the rank correlation stays high but SSIM falls ("
+            + ", ".join(f"{name}: SSIM {ssim_series[name][1][-1]:.2f}" for name, value
+                        in after_all.items() if value > 0.9 and "control" not in name)
+            + "), the zero background, tied in both maps, carries the ranks. Reproduces "
+            "Adebayo et al. 2018, Fig. 2.")
 first = few[0][:1]
 stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
 shrink = []                                    # (method, largest |value| all random / trained)
