@@ -169,3 +169,15 @@ def test_score_cam_masks_and_errors(rng):
             method(net, x, 5, layer="relu2")
         with pytest.raises(ValueError, match="not feature maps"):
             method(net, x, 0, layer="fc1")
+
+
+def test_the_gradient_cams_run_on_a_residual_network(rng):
+    """Grad-CAM++ and LayerCAM read the gradient at any node of a graph: on a ResNet's
+    last block they give finite, non-negative maps at that block's resolution."""
+    net = sc.zoo.resnet_gap(in_channels=1, num_classes=3, widths=(2, 3, 3, 4), seed=2)
+    net.astype(np.float64).eval()
+    x = rng.random((2, 1, 12, 12))
+    for method in (explain.grad_cam_plus_plus, explain.layer_cam):
+        maps = method(net, x, [0, 2], layer="block4.relu2")
+        assert maps.shape == (2, 2, 2) and np.isfinite(maps).all() and maps.min() >= 0
+        assert maps.max() > 0
