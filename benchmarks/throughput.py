@@ -169,6 +169,103 @@ def run_child(framework, name, batch, phase):
     print(json.dumps({"max_rss_mib": peak_kib / 1024}))
 
 
+# ----- where the time goes: one layer at a time ---------------------------------------------
+def scratch_layer_steps(name, batch):
+    """[(layer label, forward, backward to input, backward to weights or None)] for the
+    layers of our model in training mode, each on the input it sees in a forward pass."""
+    model = scratch_model(name).train()
+    x = np.random.default_rng(0).random((batch, 1, 28, 28), dtype=np.float32)
+    model.forward(x)
+    steps = []
+    for node in model.nodes:
+        layer = node.layer
+        source = model.input if node.inputs[0] == "input" else model.outputs[node.inputs[0]]
+        dy = np.ones_like(model.outputs[node.name])
+
+        def forward(layer=layer, source=source):
+            layer.forward(source)
+
+        def to_input(layer=layer, dy=dy):
+            layer.backward(dy, param_grads=False)
+
+        def to_weights(layer=layer, dy=dy):
+            layer.backward(dy, input_grad=False)
+        label = f"{node.name} {type(layer).__name__}"
+        steps.append((label, forward, to_input, to_weights if layer.params else None))
+    return steps
+
+
+def torch_layer_steps(name, batch):
+    """The same triples for the PyTorch model (autograd.grad to the input, then to the
+    weights only; the forward under autograd, as in training)."""
+    model = torch_model(name).train()
+    value = torch.rand(batch, 1, 28, 28)
+    steps = []
+    modules = list(model)
+    for i, module in enumerate(modules):           # our GlobalAvgPool2D is pool + flatten
+        if isinstance(module, nn.AdaptiveAvgPool2d) and isinstance(modules[i + 1], nn.Flatten):
+            modules[i:i + 2] = [nn.Sequential(module, modules[i + 1])]
+            break
+    for module in modules:
+        source = value.detach().requires_grad_(True)
+        output = module(source)
+        dy = torch.ones_like(output)
+        weights = [p for p in module.parameters()]
+
+        def forward(module=module, source=source):
+            module(source)
+
+        def to_input(module=module, source=source, dy=dy):
+            torch.autograd.grad(module(source), source, dy)
+
+        def to_weights(module=module, source=source, dy=dy, weights=weights):
+            torch.autograd.grad(module(source.detach()), weights, dy)
+        steps.append((forward, to_input, to_weights if weights else None))
+        value = output.detach()
+    return steps
+
+
+def median_ms(step, repeats):
+    step()
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - tick)
+    return 1000 * statistics.median(times)
+
+
+def layer_profile(name, batch, repeats):
+    """Per layer: forward, backward to the input and to the weights (ms, median), ours
+    and PyTorch's, taking turns layer by layer. PyTorch's 'to input' and 'to weights'
+    each include the forward that autograd needs (ours reuse the forward's state), so
+    the forward time is subtracted from them."""
+    ours = scratch_layer_steps(name, batch)
+    theirs = torch_layer_steps(name, batch) if torch is not None else [None] * len(ours)
+    print(f"\nper layer, {name} at batch {batch} (ms, median of {repeats}; PyTorch's "
+          "backward columns minus its forward):")
+    header = f"  {'layer':22} {'forward':>15} {'to input':>15} {'to weights':>15}"
+    print(header + "\n  " + " " * 22 + "   ours / torch" * 3)
+    totals = np.zeros((3, 2))
+    for (label, *our_steps), their_steps in zip(ours, theirs):
+        cells = []
+        their_forward = median_ms(their_steps[0], repeats) if their_steps else None
+        for k, step in enumerate(our_steps):
+            mine = median_ms(step, repeats) if step else None
+            other = None
+            if their_steps and their_steps[k]:
+                other = median_ms(their_steps[k], repeats)
+                other = other if k == 0 else max(0.0, other - their_forward)
+            if mine is not None:
+                totals[k, 0] += mine
+            if other is not None:
+                totals[k, 1] += other
+            cells.append(f"{'-' if mine is None else f'{mine:6.2f}'} / "
+                         f"{'-' if other is None else f'{other:6.2f}'}")
+        print(f"  {label:22} " + " ".join(f"{c:>15}" for c in cells), flush=True)
+    print(f"  {'sum':22} " + " ".join(f"{a:6.2f} / {b:6.2f}" for a, b in totals))
+
+
 def cell(medians, key):
     return f"{medians[key]:,.0f}" if key in medians else "-"
 
@@ -187,6 +284,8 @@ def main():
                         help="skip the slow NumPy reference path")
     parser.add_argument("--no-tune", action="store_true",
                         help="do not call sc.runtime.tune() (OpenBLAS, OpenMP, malloc defaults)")
+    parser.add_argument("--layers", action="store_true",
+                        help="also the per-layer table (forward, backward to input and to weights)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -195,8 +294,8 @@ def main():
 
     load_torch()
     print(f"sc.runtime.tune(): {TUNING or 'not called (--no-tune)'}")
-    print(f"machine: {platform.processor() or platform.machine()}, {THREADS} threads, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}, "
+    print(f"machine: {sc.machine.summary()}; {THREADS} used")
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")
     configs = [("slides", "train", 64), ("slides", "train", 128), ("slides", "infer", 256),
                ("gap", "train", 128)]
@@ -225,6 +324,10 @@ def main():
               f"{ratio(ratios, 'numba'):>9} {ratio(ratios, 'reference'):>7}", flush=True)
     print(f"(images/s: median of {args.repeats} rounds, the frameworks taking turns in each; "
           "ratio: median of the rounds' ratios)")
+    if args.layers:
+        for name, batch in (("slides", 64), ("gap", 128)):
+            if not args.only or name == args.only:
+                layer_profile(name, batch, max(5, args.repeats))
 
     if not args.no_memory:
         print("\npeak memory, training the slides' model at batch 128 (max RSS, MiB; "

@@ -6,7 +6,7 @@
     sc.fit(model, sc.Adam(model), x, y, epochs=3, validation=(x_test, y_test))
     maps = sc.explain.grad_cam(model, x_test[:8], y_test[:8], layer="relu2")
 """
-from . import datasets, explain, gradcheck, resilience, runtime, zoo
+from . import datasets, explain, gradcheck, machine, resilience, runtime, zoo
 from .backend import array_module, gpu_available, to_device, to_numpy
 from .blocks import residual_block
 from .checkpoint import load, save
@@ -26,6 +26,7 @@ __all__ = [
     "Dropout", "Flatten", "GlobalAvgPool2D", "Identity", "Layer", "LeakyReLU", "Linear",
     "MaxPool2D", "MaxUnpool2D", "Network", "RELU_RULES", "ReLU", "SGD", "Sequential",
     "array_module", "datasets", "evaluate", "explain", "fit", "gpu_available", "gradcheck",
-    "load", "log_softmax", "predict", "residual_block", "resilience", "runtime", "save",
+    "load", "log_softmax", "machine", "predict", "residual_block", "resilience", "runtime",
+    "save",
     "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
 ]

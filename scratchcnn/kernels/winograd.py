@@ -24,8 +24,25 @@ import numpy as np
 
 from ..backend import array_module
 
-MIN_CHANNELS = 16         # input channels: at 8 it breaks even, at 1 it is 9x slower (BENCHMARKS.md)
-CHUNK_BYTES = 8 << 20     # V and M of one chunk of images: they stay in the 32 MB L3 cache
+# Input channels from which Winograd runs: at 8 it broke even, at 1 it was 9x slower
+# (BENCHMARKS.md). A fixed rule on purpose: the two algorithms round differently, and
+# the dL/dx of training takes this path, so a threshold measured at run time would make
+# the same seed give different bits from run to run.
+MIN_CHANNELS = 16
+DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
+
+
+def chunk_bytes(caches=None):
+    """How many bytes of V and M one chunk of images may take: a quarter of the
+    last-level cache, so that they stay there between the transforms and the products
+    (8 MB of the 32 MB L3 of the machine in BENCHMARKS.md, where 4-8 MB measured alike
+    and 16 MB slower), at least 1 MB; DEFAULT_CHUNK_BYTES if the cache is unknown.
+    caches: {"L2": bytes, "L3": bytes, ...} (default: this machine's, machine.py)."""
+    if caches is None:
+        from ..machine import this_machine
+        caches = this_machine()["caches"]
+    last = caches.get("L3") or caches.get("L2")
+    return DEFAULT_CHUNK_BYTES if not last else max(1 << 20, last // 4)
 
 WINOGRAD_BT = np.array([[1, 0, -1, 0],
                         [0, 1, 1, 0],
@@ -119,7 +136,7 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     or this module for the NumPy versions);
     out: (N, O, H + 2*ph - 2, W + 2*pw - 2), written and returned;
     scratch(key, shape, like): reused work buffers (``Layer.scratch``).
-    Images go through in chunks whose V and M stay in cache (CHUNK_BYTES).
+    Images go through in chunks whose V and M stay in cache (``chunk_bytes``).
     """
     xp = array_module(x)
     n, c, h, w = x.shape
@@ -127,7 +144,7 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     u = filter_transform(weights)                               # (16, O, C)
     th, tw = winograd_tiles(h, w, padding)
     per_image = th * tw                                         # tiles per image
-    chunk = max(1, min(n, CHUNK_BYTES // (16 * (c + o) * per_image * x.dtype.itemsize)))
+    chunk = max(1, min(n, chunk_bytes() // (16 * (c + o) * per_image * x.dtype.itemsize)))
     v_buffer = scratch("winograd_v", (16 * c * chunk * per_image,), x)
     m_buffer = scratch("winograd_m", (16 * o * chunk * per_image,), x)
     for start in range(0, n, chunk):
