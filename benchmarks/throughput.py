@@ -25,6 +25,7 @@ import numpy as np
 
 import scratchcnn as sc
 from scratchcnn import zoo
+from scratchcnn.layers.base import input_checked_for_nan
 
 # The process settings of scratchcnn/runtime.py, before PyTorch loads its OpenMP (so
 # both frameworks get passive OpenMP threads); --no-tune measures without them.
@@ -183,7 +184,8 @@ def scratch_layer_steps(name, batch):
         dy = np.ones_like(model.outputs[node.name])
 
         def forward(layer=layer, source=source):
-            layer.forward(source)
+            with input_checked_for_nan():         # as inside model.forward: one NaN scan
+                layer.forward(source)             # per pass, not one per layer
 
         def to_input(layer=layer, dy=dy):
             layer.backward(dy, param_grads=False)
