@@ -3,6 +3,7 @@ scratchcnn vs PyTorch.
 
     python benchmarks/explain_throughput.py [--batch 64] [--repeats 5] [--steps 10]
     python benchmarks/explain_throughput.py --only-occlusion   # occlusion: cone vs full
+    python benchmarks/explain_throughput.py --check            # our maps = PyTorch's?
 
 Saliency: one forward and one backward to the input for the class score.
 Grad-CAM at relu2 (the last conv's ReLU): forward, backward to relu2, weights,
@@ -23,22 +24,22 @@ import numpy as np
 from scratchcnn import explain, zoo
 
 
-def scratch_methods(batch):
-    model = zoo.slides_mnist_model().eval()
+def scratch_methods(batch, model=None, x=None, targets=None):
+    model = zoo.slides_mnist_model().eval() if model is None else model
     rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    targets = rng.integers(0, 10, batch)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32) if x is None else x
+    targets = rng.integers(0, 10, batch) if targets is None else targets
     return {"saliency": lambda: explain.saliency(model, x, targets),
             "grad_cam": lambda: explain.grad_cam(model, x, targets, layer="relu2"),
             "score_cam": lambda: explain.score_cam(model, x, targets, layer="relu2"),
             "lrp": lambda: explain.lrp(model, x, targets)}
 
 
-def torch_methods(batch):
+def torch_methods(batch, model=None, x=None, targets=None):
     torch, nn = throughput.torch, throughput.nn
-    model = torch_model("slides").eval()
-    x = torch.rand(batch, 1, 28, 28)
-    targets = torch.randint(0, 10, (batch,))
+    model = torch_model("slides").eval() if model is None else model
+    x = torch.rand(batch, 1, 28, 28) if x is None else x
+    targets = torch.randint(0, 10, (batch,)) if targets is None else targets
     relu2 = model[3]
     captured = {}
     relu2.register_forward_hook(lambda module, inputs, output: captured.update(a=output))
@@ -94,6 +95,28 @@ def torch_methods(batch):
     return {"saliency": saliency, "grad_cam": grad_cam, "score_cam": score_cam, "lrp": lrp}
 
 
+def check_against_torch(batch=8):
+    """Our saliency, Grad-CAM, Score-CAM and LRP against the PyTorch versions above, with
+    the weights copied over: max |difference| / max |value| per method (float32)."""
+    torch = throughput.torch
+    ours = zoo.slides_mnist_model().eval()
+    theirs = torch_model("slides").eval()
+    with torch.no_grad():
+        for module, name in zip([m for m in theirs if hasattr(m, "weight")],
+                                ["conv1", "conv2", "fc1", "fc2"]):
+            module.weight.copy_(torch.from_numpy(ours[name].params["W"]))
+            module.bias.copy_(torch.from_numpy(ours[name].params["b"]))
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    targets = rng.integers(0, 10, batch)
+    methods = torch_methods(batch, model=theirs, x=torch.from_numpy(x),
+                            targets=torch.from_numpy(targets))
+    for name, mine in scratch_methods(batch, model=ours, x=x, targets=targets).items():
+        other = methods[name]().detach().numpy()
+        error = np.abs(mine() - other).max() / np.abs(other).max()
+        print(f"  {name:9} max |scratchcnn - pytorch| / max |pytorch| = {error:.1e}")
+
+
 def occlusion_rows(repeats):
     """Occlusion of the slides' model (7x7 window, stride 1, 28x28: 484 occluders per
     image): one full forward per occluder, batched (method="full"), against the cone of
@@ -113,10 +136,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--only-occlusion", action="store_true")
+    parser.add_argument("--check", action="store_true",
+                        help="only compare our maps with PyTorch's on the same weights")
     args = parser.parse_args()
     if args.only_occlusion:
         return occlusion_rows(args.repeats)
     torch = load_torch()
+    if args.check:
+        return check_against_torch()
     print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} rounds "
           "(the frameworks taking turns); ratio: median of the rounds' ratios")
     ours = scratch_methods(args.batch)

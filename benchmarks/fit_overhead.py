@@ -3,12 +3,13 @@
     python benchmarks/fit_overhead.py                          # 8,000 digits, 1 epoch, 3 rounds
     python benchmarks/fit_overhead.py --images 60000 --epochs 2 --rounds 1   # a full-size run
 
-The raw loop is the least a training step can do: a fixed random order, the batch
-gathered by fancy indexing, forward, softmax cross-entropy, backward (parameter
-gradients only), Adam's step. ``fit`` adds what a user gets from it: a fresh seeded
-order each epoch, the loss and accuracy of every batch, the history, callbacks (none
-here), no validation. Both start from the same weights and take turns, round after
-round (who goes first alternates); the overhead is the median of the rounds' (fit time / raw time - 1).
+The raw loop is the least a training step can do: a seeded random order each epoch
+(as fit's), the batch gathered by fancy indexing, forward, softmax cross-entropy,
+backward (parameter gradients only), Adam's step. ``fit`` adds what a user gets from
+it: the checks of its arguments, the loss and accuracy of every batch, the history,
+callbacks (none here), no validation. Both start from the same weights and take turns, round after
+round (who goes first alternates); the overhead is the median of the rounds'
+(fit time / raw time - 1).
 More images than the embedded 8,000 training digits are the same digits repeated
 (the speed does not depend on which digits they are). Never run by the test suite.
 """

@@ -244,6 +244,9 @@ def layer_profile(name, batch, repeats):
     the forward time is subtracted from them."""
     ours = scratch_layer_steps(name, batch)
     theirs = torch_layer_steps(name, batch) if torch is not None else [None] * len(ours)
+    if len(theirs) != len(ours):
+        raise RuntimeError(f"{name}: {len(ours)} layers here, {len(theirs)} in PyTorch; the "
+                           "rows would not match")
     print(f"\nper layer, {name} at batch {batch} (ms, median of {repeats}; PyTorch's "
           "backward columns minus its forward):")
     header = f"  {'layer':22} {'forward':>15} {'to input':>15} {'to weights':>15}"

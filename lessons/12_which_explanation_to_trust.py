@@ -1,11 +1,11 @@
 """Which explanation to trust: completeness, deletion and insertion, randomization.
 
 What you will learn
-  * eleven maps of the same digits (gradients, CAMs, LRP, occlusion) and three ways
+  * ten maps of the same digits (gradients, CAMs, LRP, occlusion) and three ways
     to test them instead of admiring them:
   * completeness: Integrated Gradients (Sundararajan et al. 2017, eq. 1) splits
     S(x) - S(x') exactly among the pixels, LRP (Bach et al. 2015) splits S(x) up to
-    what the biases keep; the lesson prints both gaps;
+    what the biases keep or add; the lesson prints both;
   * deletion and insertion (Petsiuk et al. 2018, sec. 4.1): delete the pixels a map
     ranks highest and the class probability should fall fast (small area under the
     curve); insert them into an empty canvas and it should rise fast (large area);
@@ -74,8 +74,8 @@ rows = [("digit", "image", digits[shown])] + [(name, kind, values[shown])
                                              if name != "random (control)"]
 fig = plot.method_grid(digits[shown], rows, column_titles=[f"true {c}" for c in labels[shown]],
                        size=1.35)
-weak = {name: sum(plot.map_note(v, kind, plot.row_scale(values, kind)) is not None
-                  for v in values) for name, kind, values in rows[1:]}
+weak = {name: sum((plot.map_note(v, kind, plot.row_scale(values, kind)) or "")
+                  .startswith("weak") for v in values) for name, kind, values in rows[1:]}
 weak_text = ", ".join(f"{name} {n}" for name, n in weak.items() if n) or "none"
 common.save(fig, args, "1_ten_maps.png",
             f"Ten explanations (rows) of the true class for {len(shown)} held-out digits "
@@ -87,21 +87,24 @@ common.save(fig, args, "1_ten_maps.png",
             "numbers below say which answers the network agrees with.")
 
 # --- completeness: does the map add up to the score? ------------------------------------------
-print("   completeness on the same digits (median over them; 0 = adds up exactly):")
+print("   completeness on the same digits (median over them):")
 scores = model.forward(digits)[np.arange(count), labels]
 black = model.forward(np.zeros_like(digits))[np.arange(count), labels]
 difference = scores - black                                          # S(x) - S(black)
 for steps in (4, 32):
     _, gap = explain.integrated_gradients(model, digits, labels, steps=steps)
     print(f"     Integrated Gradients, {steps:2d} steps: |sum - (S(x) - S(0))| / |S(x) - S(0)| "
-          f"= {np.median(np.abs(gap) / np.abs(difference)):.4f}")
+          f"= {np.median(np.abs(gap) / np.abs(difference)):.4f}  (0 = adds up exactly)")
 x_gradient = (digits * explain.saliency(model, digits, labels)).sum(axis=(1, 2, 3))
 print(f"     gradient x input: |sum - (S(x) - S(0))| / |S(x) - S(0)| = "
       f"{np.median(np.abs(x_gradient - difference) / np.abs(difference)):.3f}")
 relevance, totals = explain.lrp(model, digits, labels, return_totals=True)
 kept = totals["input"] / scores
-print(f"     LRP-epsilon: sum R / S(x) = {np.median(kept):.3f} (range {kept.min():.3f} to "
-      f"{kept.max():.3f}); the biases keep the rest")
+print(f"     LRP-epsilon: sum R / S(x) = {np.median(kept):.3f} (1 = adds up; range "
+      f"{kept.min():.3f} to {kept.max():.3f}: the biases keep some of the score or add to it)")
+same = np.abs(totals["input"] - x_gradient).max() / np.abs(x_gradient).max()
+print(f"     (on this ReLU network LRP-epsilon is gradient x input: their sums differ by "
+      f"{same:.1e} relative; the two lines above hold one sum against S(x) - S(0) and S(x))")
 
 # --- deletion and insertion -----------------------------------------------------------------
 STEPS = 8 if quick else 16
@@ -206,6 +209,39 @@ fig = plot.curve_panels([("Spearman rank correlation of |map|", series),
                         "layers randomized, from the top (cumulative)",
                         f"median over {len(few[0])} digits", xticklabels=stages)
 after_all = {name: values[1][-1] for name, values in series.items()}
+
+
+def all_layers_random(method):
+    """The method's |maps| of the digits with every layer randomized (the same draws as
+    randomization_check: seed 0, from the top), the weights restored afterwards."""
+    saved = {key: value.copy() for key, value in model.state_dict().items()}
+    generator = np.random.default_rng(0)
+    try:
+        for layer in [row.layer for row in checks["saliency"][1:]]:
+            explain.sanity.randomize_layer(model[layer], generator)
+        return np.abs(method(model, *few)).reshape(len(few[0]), -1)
+    finally:
+        model.load_state_dict(saved)
+
+
+stroke = few[0].reshape(len(few[0]), -1) > 0                    # the digit's own pixels
+held = [name for name, value in after_all.items() if value > 0.9 and "control" not in name]
+on_stroke = {}                               # Spearman on the stroke pixels alone, median
+for name in held:
+    trained_maps = np.abs(tested[name](model, *few)).reshape(len(few[0]), -1)
+    random_maps = all_layers_random(tested[name])
+    on_stroke[name] = float(np.median([metrics.spearman(a[None, keep], b[None, keep])[0]
+                                       for a, b, keep in zip(trained_maps, random_maps,
+                                                             stroke)]))
+background = 1 - stroke.mean()
+value_times_gradient = {"Integrated Gradients", "LRP-epsilon"}      # 0 wherever x = 0
+held_text = "" if not held else (
+    " Where the rank correlation stays above 0.9 (" + "; ".join(
+        f"{name}: SSIM {ssim_series[name][1][-1]:.2f}, Spearman on the stroke pixels alone "
+        f"{on_stroke[name]:.2f}" for name in held) + ")"
+    + (f", the background carries the ranks: {100 * background:.0f}% of the pixels are 0 "
+       "in the digit, and a map of value x gradient is 0 there whatever the weights."
+       if set(held) <= value_times_gradient and max(on_stroke.values()) < 0.5 else "."))
 common.save(fig, args, "3_randomization_curves.png",
             "Cascading randomization: the layers of lesson 03's network are re-initialized "
             "from the top (fc2) down to conv1, cumulatively, and each method's map is "
@@ -214,11 +250,8 @@ common.save(fig, args, "3_randomization_curves.png",
             f"{len(few[0])} digits). With every layer random, the correlation is: "
             + ", ".join(f"{name} {value:.2f}" for name, value in after_all.items())
             + ". A method whose line stays high is blind to the weights, like the control "
-            "(the image itself). Where the rank correlation stays high but SSIM falls ("
-            + ", ".join(f"{name}: SSIM {ssim_series[name][1][-1]:.2f}" for name, value
-                        in after_all.items() if value > 0.9 and "control" not in name)
-            + "), the zero background, tied in both maps, carries the ranks. Reproduces "
-            "Adebayo et al. 2018, Fig. 2.")
+            f"(the image itself).{held_text} Reproduces the similarity measurements of "
+            "Adebayo et al. 2018, sec. 3.1.")
 first = few[0][:1]
 stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
 shrink = []                                    # (method, largest |value| all random / trained)
@@ -244,16 +277,19 @@ common.save(fig, args, "4_randomization_maps.png",
             f"One digit (a {few[1][0]}) explained as the layers are randomized from the top "
             "(columns, cumulative; 'none' is the trained network), four methods (rows), "
             "absolute values, EACH PANEL ON ITS OWN SCALE (divided by its own maximum, 0 to 1): "
-            "the figure compares patterns, not sizes. The sizes collapse: with every layer "
-            "random, the largest value is "
-            + ", ".join(f"{100 * ratio:.1f}% ({name})" for name, ratio in shrink)
+            "the figure compares patterns, not sizes. With every layer random, the largest "
+            "value is "
+            + ", ".join(f"{100 * ratio:.2g}% ({name})" for name, ratio in shrink)
             + " of the trained network's. The same draws as the curves above (seed 0). Look "
             "for the rows that keep the digit's shape after every layer is random: they show "
-            "the input, not what the network learned.")
+            "the input, not what the network learned. Reproduces the cascading "
+            "randomization grid of Adebayo et al. 2018, Fig. 2.")
 
 # --- class sensitivity -----------------------------------------------------------------------
 logits = model.forward(digits)
-runner_up = np.argsort(logits, axis=1)[:, -2]
+others = logits.copy()
+others[np.arange(count), labels] = -np.inf
+runner_up = others.argmax(axis=1)                     # the most probable class but the true one
 print("   class sensitivity: Pearson correlation of the map for the true class with the map "
       f"for the runner-up class (median over {count} digits; 1 = the same map):")
 other_maps = pixel_maps(model, digits, runner_up, "relu2", window=7, stride=3,
@@ -268,19 +304,28 @@ print(f"   maps almost the same for another class (> 0.9): {', '.join(blind) or 
 print("   what our numbers say (this network, these images):")
 best_digits = min(digit_table, key=lambda k: digit_table[k][0] - digit_table[k][1])
 best_surfaces = min(surface_table, key=lambda k: surface_table[k][0] - surface_table[k][1])
+same_best = "the same method" if best_digits == best_surfaces else "different methods"
+canvas_shift = max(abs(surface_table["LRP-epsilon"][0] - lrp_black["deletion_auc"].mean()),
+                   abs(surface_table["LRP-epsilon"][1] - lrp_black["insertion_auc"].mean()))
+canvas_text = "the canvas matters too" if canvas_shift > 0.05 else "the canvas moves little"
 print(f"     * deletion and insertion together (insertion area - deletion area) favour "
       f"{best_digits} on digits ({digit_table[best_digits][1] - digit_table[best_digits][0]:.3f})"
       f" and {best_surfaces} on surfaces "
-      f"({surface_table[best_surfaces][1] - surface_table[best_surfaces][0]:.3f}): the ranking "
-      "depends on the data and on the canvas")
+      f"({surface_table[best_surfaces][1] - surface_table[best_surfaces][0]:.3f}): "
+      f"{same_best} on the two data sets; {canvas_text} (LRP on the surfaces: "
+      f"{surface_table['LRP-epsilon'][0]:.3f} / {surface_table['LRP-epsilon'][1]:.3f} "
+      f"deleted to grey, {lrp_black['deletion_auc'].mean():.3f} / "
+      f"{lrp_black['insertion_auc'].mean():.3f} to black)")
 methods_only = {name: value for name, value in after_all.items() if "control" not in name}
-survived = [name for name, value in methods_only.items() if value > 0.9]
 changed = [name for name, value in methods_only.items() if value < 0.5]
-print(f"     * with every weight random, the maps of {', '.join(survived)} keep a rank "
-      f"correlation above 0.9 with the trained ones, like the control: on digits with a black "
-      "background, value x gradient is zero off the stroke whatever the weights (Adebayo et "
-      f"al. 2018 report the same for gradient x input and IG); {', '.join(changed)} fall "
-      "below 0.5")
+if held:
+    print(f"     * with every weight random, the maps of {', '.join(held)} keep a rank "
+          "correlation above 0.9 with the trained ones, like the control; on the stroke "
+          "pixels alone it is " + ", ".join(f"{on_stroke[n]:.2f}" for n in held)
+          + " (Adebayo et al. 2018 report input-like maps for gradient x input and IG)")
+if changed:
+    print(f"     * {', '.join(changed)}: below 0.5 with every weight random (they depend on "
+          "the weights)")
 print(f"     * maps nearly the same for the runner-up class: {', '.join(blind) or 'none'}; the "
       f"most class-specific: {min(sensitivity, key=sensitivity.get)} "
       f"({min(sensitivity.values()):.2f})")

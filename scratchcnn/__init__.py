@@ -27,6 +27,5 @@ __all__ = [
     "MaxPool2D", "MaxUnpool2D", "Network", "RELU_RULES", "ReLU", "SGD", "Sequential",
     "array_module", "datasets", "evaluate", "explain", "fit", "gpu_available", "gradcheck",
     "load", "log_softmax", "machine", "predict", "residual_block", "resilience", "runtime",
-    "save",
-    "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
+    "save", "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
 ]

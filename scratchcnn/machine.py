@@ -11,7 +11,8 @@ import os
 import platform
 from pathlib import Path
 
-# The vector extensions that matter to NumPy, OpenBLAS and LLVM (Numba), widest last.
+# The vector extensions that matter to NumPy, OpenBLAS and LLVM (Numba): x86 from the
+# narrowest to the widest, then ARM's.
 SIMD_FLAGS = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512_vnni",
               "avx512_bf16", "amx_tile", "asimd", "sve")
 CACHE_ROOT = Path("/sys/devices/system/cpu/cpu0/cache")

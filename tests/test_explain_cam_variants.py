@@ -172,12 +172,31 @@ def test_score_cam_masks_and_errors(rng):
 
 
 def test_the_gradient_cams_run_on_a_residual_network(rng):
-    """Grad-CAM++ and LayerCAM read the gradient at any node of a graph: on a ResNet's
-    last block they give finite, non-negative maps at that block's resolution."""
+    """Grad-CAM++ and LayerCAM read the gradient at any node of a graph. On a ResNet's
+    last block, LayerCAM equals its formula with A and g taken by hand from the engine
+    (forward, one-hot seed, backward stopped at the block); Grad-CAM++ gives finite,
+    non-negative maps that change with the class (a map blind to the target would not)."""
     net = sc.zoo.resnet_gap(in_channels=1, num_classes=3, widths=(2, 3, 3, 4), seed=2)
     net.astype(np.float64).eval()
     x = rng.random((2, 1, 12, 12))
-    for method in (explain.grad_cam_plus_plus, explain.layer_cam):
-        maps = method(net, x, [0, 2], layer="block4.relu2")
-        assert maps.shape == (2, 2, 2) and np.isfinite(maps).all() and maps.min() >= 0
-        assert maps.max() > 0
+    logits = net.forward(x)
+    seed = np.zeros_like(logits)
+    seed[[0, 1], [0, 2]] = 1
+    activations = net.outputs["block4.relu2"].copy()
+    grads = net.backward(seed, stop="block4.relu2", param_grads=False)
+    expected = np.maximum((np.maximum(grads, 0) * activations).sum(axis=1), 0)
+    np.testing.assert_allclose(explain.layer_cam(net, x, [0, 2], layer="block4.relu2"),
+                               expected, rtol=1e-12, atol=1e-15)
+    plus_plus = explain.grad_cam_plus_plus(net, x, [0, 2], layer="block4.relu2")
+    assert plus_plus.shape == (2, 2, 2) and np.isfinite(plus_plus).all()
+    assert plus_plus.min() >= 0 and plus_plus.max() > 0
+    other = explain.grad_cam_plus_plus(net, x, [1, 0], layer="block4.relu2")
+    assert np.abs(other - plus_plus).max() > 1e-6 * plus_plus.max()
+
+
+def test_grad_cam_plus_plus_refuses_negative_feature_maps(rng):
+    """Eq. 19 assumes A >= 0; block4.bn2 (before the ReLU) has negative values."""
+    net = sc.zoo.resnet_gap(in_channels=1, num_classes=3, widths=(2, 3, 3, 4), seed=2)
+    net.astype(np.float64).eval()
+    with pytest.raises(ValueError, match="needs feature maps >= 0"):
+        explain.grad_cam_plus_plus(net, rng.random((1, 1, 12, 12)), 0, layer="block4.bn2")

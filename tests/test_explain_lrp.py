@@ -124,6 +124,8 @@ def test_lrp_errors(rng):
         explain.lrp(net, x, 0, rule="alpha2beta1")
     with pytest.raises(ValueError, match="epsilon must be > 0"):
         explain.lrp(net, x, 0, epsilon=0)
+    with pytest.raises(ValueError, match="z\\+ rule needs inputs >= 0, but conv1"):
+        explain.lrp(net, x, 0, rule="zplus")                  # x ~ N(0, 1) has negatives
     with pytest.raises(ValueError, match=r"class ids in \[0, 2\]"):
         explain.lrp(net, x, 3)
     loose_bn = sc.Sequential([sc.Conv2D(2, 3, 3), sc.ReLU(), sc.BatchNorm2D(3),

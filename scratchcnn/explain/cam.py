@@ -43,17 +43,24 @@ def cam(model, x, target):
     return xp.einsum("nk,nkhw->nhw", class_weights, features)
 
 
+def class_gradients(model, x, target, layer):
+    """The feature maps A = model.outputs[layer] (N, K, h, w) and g = dS_c/dA (same shape):
+    what Grad-CAM and its successors (cam_variants.py) weigh."""
+    with eval_mode(model):
+        _, _, seed = forward_scores(model, x, target)
+        check_layer_name(model, layer)
+        activations = model.outputs[layer]
+        grads = model.backward(seed, stop=layer, param_grads=False)       # dS_c/dA (N, K, h, w)
+    return activations, grads
+
+
 def grad_cam_weights(model, x, target, layer):
     """Grad-CAM's channel weights and the feature maps they weigh.
 
     w_k = (1/M) sum_ij dS_c / dA_k,ij   (Gao & Mosalam, Grad-CAM weights; M = h*w)
     returns (weights (N, K), activations A (N, K, h, w)).
     """
-    with eval_mode(model):
-        _, _, seed = forward_scores(model, x, target)
-        check_layer_name(model, layer)
-        activations = model.outputs[layer]
-        grads = model.backward(seed, stop=layer, param_grads=False)       # dS_c/dA (N, K, h, w)
+    activations, grads = class_gradients(model, x, target, layer)
     return grads.mean(axis=(2, 3)), activations
 
 

@@ -12,17 +12,8 @@ import numpy as np
 from ..backend import array_module
 from ..losses import log_softmax
 from ..resize import upsample
-from .base import as_targets, check_batch, check_layer_name, eval_mode, forward_scores
-
-
-def class_gradients(model, x, target, layer):
-    """The feature maps A = model.outputs[layer] (N, K, h, w) and g = dS_c/dA (same shape)."""
-    with eval_mode(model):
-        _, _, seed = forward_scores(model, x, target)
-        check_layer_name(model, layer)
-        activations = model.outputs[layer]
-        grads = model.backward(seed, stop=layer, param_grads=False)
-    return activations, grads
+from .base import as_targets, check_batch, check_layer_name, eval_mode
+from .cam import class_gradients
 
 
 def grad_cam_plus_plus_alphas(activations, grads):
@@ -47,8 +38,10 @@ def grad_cam_plus_plus(model, x, target, layer):
 
     and alpha from eq. 19 (``grad_cam_plus_plus_alphas``). dY_c/dA = exp(S_c) g: the
     factor exp(S_c) is one positive number per image, left out (as pytorch-grad-cam
-    does), so the map is Grad-CAM++'s up to that scale. Only positive gradients count,
-    and each is weighed by how much it stands out at its position.
+    does), so the map is Grad-CAM++'s up to that scale. Only positive gradients count;
+    alpha = 1 / (2 + g sum_ab A_ab) damps the larger ones, so a few strong positions
+    weigh less against many weak ones than in Grad-CAM's mean. The derivation needs
+    A >= 0 (a ReLU's output): a layer with negative values is refused.
     x: (N, C, H, W) -> (N, h, w).
 
     On a GlobalAvgPool2D -> Linear head the gradient is the same at every position,
@@ -59,6 +52,9 @@ def grad_cam_plus_plus(model, x, target, layer):
     """
     activations, grads = class_gradients(model, x, target, layer)
     xp = array_module(activations)
+    if activations.min() < 0:
+        raise ValueError(f"grad_cam_plus_plus needs feature maps >= 0 (a ReLU's output); "
+                         f"layer {layer!r} has values down to {float(activations.min()):.3g}")
     alphas = grad_cam_plus_plus_alphas(activations, grads)
     weights = (alphas * xp.maximum(grads, 0)).sum(axis=(2, 3))             # (N, K)
     return xp.maximum(xp.einsum("nk,nkhw->nhw", weights, activations), 0)

@@ -54,6 +54,9 @@ def linear_rule(layer, weights, bias, x, relevance, rule, epsilon):
     """One Conv2D or Linear with the given (W, b): relevance (N, out...) -> (N, in...)."""
     xp = array_module(x)
     if rule == "zplus":
+        if x.min() < 0:
+            raise ValueError(f"lrp: the z+ rule needs inputs >= 0, but {layer.label} reads "
+                             f"values down to {float(x.min()):.3g} (use rule='epsilon')")
         weights, bias = xp.maximum(weights, 0), xp.zeros_like(bias)
     twin = type(layer)(**layer.config())          # the same geometry with the rule's weights
     twin.params = {"W": weights, "b": bias}

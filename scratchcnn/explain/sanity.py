@@ -132,10 +132,10 @@ def randomize_layer(layer, rng):
 
 
 def _as_image(maps):
-    """Maps (N, ...) -> (N, H, W) for SSIM: a 4-D map is summed over channels in absolute
-    value; a 3-D map is kept."""
+    """Maps (N, ...) -> (N, H, W) for SSIM: a 4-D map is summed over its channels (of
+    absolute values when ``absolute``: _compare takes them first); a 3-D map is kept."""
     if maps.ndim == 4:
-        return np.abs(maps).sum(axis=1)
+        return maps.sum(axis=1)
     if maps.ndim == 3:
         return maps
     raise ValueError(f"method must return maps (N, C, H, W) or (N, H, W), got shape "
@@ -184,7 +184,8 @@ def randomization_check(model, x, target, method, layers=None, seed=0, absolute=
     if ``method`` raises.
     returns [RandomizationRow(layer, spearman (N,), ssim (N,)), ...]: first ("none", ...),
     the original maps against themselves (1 for a non-constant map), then one row per
-    randomized layer. SSIM compares (N, H, W) maps: |maps| summed over channels if 4-D.
+    randomized layer. SSIM compares (N, H, W) maps: summed over channels if 4-D (of
+    |maps| when absolute).
     """
     if not callable(method):
         raise TypeError(f"method must be a callable method(model, x, target) -> maps, got "
