@@ -143,6 +143,8 @@ MUTATIONS = [
      "layer.momentum = 0.5", "update_batch_statistics: not the plain average"),
     ("core", "scratchcnn/resilience_sweep.py", "model.load_state_dict(state)                       # undamaged",
      "pass  # undamaged", "damage_sweep: weights not restored between points"),
+    ("core", "scratchcnn/layers/conv.py", "        self.cols = None                        # its buffer",
+     "        pass  # its buffer", "conv backward: a patch matrix overwritten by dcols reused"),
     # --- beyond the classic methods (issue 15) --------------------------------------------
     ("core", "scratchcnn/explain/cam_variants.py",
      "denominator = 2 * squared + channel_sums", "denominator = squared + channel_sums",

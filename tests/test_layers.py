@@ -280,3 +280,25 @@ def test_parameter_gradients_accumulate(rng, make, shape):
     for key, grad in layer.grads.items():
         assert np.any(once[key] != 0), key
         np.testing.assert_allclose(grad, 2 * once[key], rtol=1e-12, err_msg=key)
+
+
+def test_conv_backward_reuses_its_forward_buffers_and_stays_right(rng):
+    """Memory: dy_mat takes y_mat's buffer and dL/dcols the patch matrix's, so a conv
+    holds two big work buffers, not four. A second backward after the patch matrix was
+    overwritten must still give the same dW and dx (the patch matrix is rebuilt from x)."""
+    layer = Conv2D(3, 5, 3, padding=1).astype(np.float64)
+    x = rng.standard_normal((2, 3, 6, 5))
+    layer.forward(x)
+    dy = rng.standard_normal(layer.y_shape)
+    dx = layer.backward(dy)
+    first = layer.grads["W"].copy()
+    assert set(layer._scratch) == {"cols", "y_mat"}           # no separate dcols / dy_mat
+    assert layer.cols is None                                 # its buffer now holds dL/dcols
+    layer.zero_grad()
+    np.testing.assert_array_equal(layer.backward(dy), dx)
+    np.testing.assert_allclose(layer.grads["W"], first, rtol=1e-13)
+    with use_reference():                                     # the plain path: same numbers
+        layer.forward(x)
+        layer.zero_grad()
+        np.testing.assert_allclose(layer.backward(dy), dx, rtol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], first, rtol=1e-12)

@@ -104,7 +104,7 @@ class Conv2D(_Convolution):
             if y is not None:         # a faster algorithm ran; None: none applies here
                 self.x = x            # so that a dL/dW asked for later can still build cols
                 return y
-        self.cols = self.patch_matrix(x)                                 # (C*kh*kw, N*OH*OW)
+        self.cols, self.x = self.patch_matrix(x), x                      # (C*kh*kw, N*OH*OW)
         w_mat = weights.reshape(o, -1)                                   # (O, C*kh*kw)
         y_mat = array_module(x).matmul(w_mat, self.cols,                 # W_mat @ cols
                                        out=self.scratch("y_mat", (o, self.cols.shape[1]), x))
@@ -118,11 +118,16 @@ class Conv2D(_Convolution):
             dL/dcols  = W_mat^T @ dy_mat,  dL/dx = col2im(dL/dcols)
         (col2im is im2col's adjoint: each patch entry goes back onto its pixel, overlaps add).
         ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training.
+
+        Memory: dy_mat takes the buffer of the forward's y_mat, and dL/dcols the patch
+        matrix's (the same shapes; neither is needed any more by then), so a training
+        step holds one patch-sized matrix per layer, not two. A later dL/dW rebuilds the
+        patch matrix from the input.
         """
         self.check_grad(dy, self.y_shape)
         xp, kernels = array_module(dy), kernels_for(dy)
         o = self.out_channels
-        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("dy_mat", (o, dy.size // o), dy))
+        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("y_mat", (o, dy.size // o), dy))
         w_mat = self.params["W"].reshape(o, -1)                          # (O, C*kh*kw)
         if param_grads:
             cols = self.cols if self.cols is not None else self.patch_matrix(self.x)
@@ -130,8 +135,9 @@ class Conv2D(_Convolution):
             self.grads["b"] += dy.sum(axis=(0, 2, 3))                             # sum over N, OH, OW
         if not input_grad:
             return None
-        dcols = xp.matmul(w_mat.T, dy_mat,                                        # W_mat^T dy_mat
-                          out=self.scratch("dcols", (w_mat.shape[1], dy_mat.shape[1]), dy))
+        shape = (w_mat.shape[1], dy_mat.shape[1])
+        self.cols = None                        # its buffer now holds dL/dcols
+        dcols = xp.matmul(w_mat.T, dy_mat, out=self.scratch("cols", shape, dy))   # W_mat^T dy_mat
         kh, kw = self.kernel_size
         return kernels.col2im(dcols, self.input_shape, kh, kw, self.stride, self.padding)
 
