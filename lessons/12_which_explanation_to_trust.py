@@ -15,6 +15,9 @@ What you will learn
     network (the image itself is the control);
   * class sensitivity: the map for the true class against the map for the runner-up.
 The models are lesson 03's MNIST network and lesson 06's concrete-surface network.
+Reproduces Adebayo et al. 2018, Fig. 2 (the cascading randomization grid) and the
+similarity measurements of their sec. 3.1, and the deletion and insertion metrics of
+Petsiuk et al. 2018 (sec. 4.1), on our data.
 """
 import numpy as np
 import scratchcnn as sc
