@@ -217,14 +217,10 @@ after_all = {name: values[1][-1] for name, values in series.items()}
 def all_layers_random(method):
     """The method's |maps| of the digits with every layer randomized (the same draws as
     randomization_check: seed 0, from the top), the weights restored afterwards."""
-    saved = {key: value.copy() for key, value in model.state_dict().items()}
-    generator = np.random.default_rng(0)
-    try:
-        for layer in [row.layer for row in checks["saliency"][1:]]:
-            explain.sanity.randomize_layer(model[layer], generator)
+    with explain.randomized_cascade(model, seed=0) as steps:
+        for _ in steps:
+            pass
         return np.abs(method(model, *few)).reshape(len(few[0]), -1)
-    finally:
-        model.load_state_dict(saved)
 
 
 stroke = few[0].reshape(len(few[0]), -1) > 0                    # the digit's own pixels
@@ -260,15 +256,10 @@ stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
 shrink = []                                    # (method, largest |value| all random / trained)
 for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
     method = tested[name]
-    saved = {key: value.copy() for key, value in model.state_dict().items()}
-    generator = np.random.default_rng(0)
-    panels_of_stage = [np.abs(method(model, first, few[1][:1])).reshape(28, 28)]
-    try:
-        for layer in [row.layer for row in checks[name][1:]]:
-            explain.sanity.randomize_layer(model[layer], generator)
+    with explain.randomized_cascade(model, seed=0) as steps:
+        panels_of_stage = [np.abs(method(model, first, few[1][:1])).reshape(28, 28)]
+        for _ in steps:
             panels_of_stage.append(np.abs(method(model, first, few[1][:1])).reshape(28, 28))
-    finally:
-        model.load_state_dict(saved)
     tops = np.array([panel.max() for panel in panels_of_stage])
     shrink.append((name, tops[-1] / tops[0]))
     stage_rows.append((f"|{name}| / own max", "positive",      # each panel on its own scale:

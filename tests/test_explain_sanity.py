@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import scratchcnn as sc
+from scratchcnn import explain
 from scratchcnn.explain import grad_cam, saliency
 from scratchcnn.explain.sanity import deletion_insertion, randomization_check, removal_counts
 
@@ -221,3 +222,22 @@ def test_randomization_check_grad_cam_and_errors(rng):
         randomization_check(model, x, 0, saliency, layers=["relu1"])
     with pytest.raises(TypeError, match="layers must be a list of node names"):
         randomization_check(model, x, 0, saliency, layers="fc2")
+
+
+def test_randomized_cascade_goes_top_down_and_restores(rng):
+    """One more layer random per step, from the output back, the ones above staying
+    random; on leaving the block, also by an exception, every weight is as before."""
+    model = sc.zoo.slides_mnist_model(image_size=12).astype(np.float64)
+    before = {key: value.copy() for key, value in model.state_dict().items()}
+    seen = []
+    with pytest.raises(RuntimeError, match="stop here"):
+        with explain.randomized_cascade(model, seed=3) as steps:
+            for name in steps:
+                seen.append(name)
+                changed = [key for key, value in model.state_dict().items()
+                           if not np.array_equal(value, before[key])]
+                assert {key.split(".")[0] for key in changed} == set(seen)
+            raise RuntimeError("stop here")
+    assert seen == ["fc2", "fc1", "conv2", "conv1"]
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])

@@ -7,6 +7,7 @@ on the model at all?
                          top down; a map that stays the same does not explain the model
 """
 import collections
+import contextlib
 
 import numpy as np
 
@@ -166,6 +167,33 @@ def _check_layers(model, layers):
     return list(layers)
 
 
+@contextlib.contextmanager
+def randomized_cascade(model, layers=None, seed=0):
+    """Cascading randomization as a ``with`` block (Adebayo et al. 2018, sec. 3.1):
+
+        with randomized_cascade(model) as steps:
+            before = method(model, x, t)
+            for layer in steps:            # one more layer random at each step, top first
+                after = method(model, x, t)
+
+    Each step re-initializes the next layer of ``layers`` (default: every node with
+    parameters, from the output back) with ``randomize_layer``, the layers above staying
+    random, all from one Generator seeded with ``seed``. On leaving the block, also by an
+    exception, the model's parameters and buffers are restored exactly."""
+    layers = _check_layers(model, layers)
+    rng = np.random.default_rng(seed)
+    saved = {key: value.copy() for key, value in model.state_dict().items()}
+
+    def steps():
+        for name in layers:
+            randomize_layer(model[name], rng)           # cascading: earlier draws stay
+            yield name
+    try:
+        yield steps()
+    finally:
+        model.load_state_dict(saved)
+
+
 def randomization_check(model, x, target, method, layers=None, seed=0, absolute=True):
     """Cascading model-parameter randomization (Adebayo et al. 2018, sec. 3.1).
 
@@ -173,10 +201,11 @@ def randomization_check(model, x, target, method, layers=None, seed=0, absolute=
     ``lambda m, x, t: grad_cam(m, x, t, layer="relu2")``. The original maps are computed
     first; then the layers are re-initialized one after the other, from the top (the
     output) down, cumulatively (the layers above stay random), and the maps computed
-    again after each. Each parameter array is redrawn from a Gaussian with its own mean
-    and standard deviation (``randomize_layer``; biases included: a constant bias stays),
-    from one Generator seeded with ``seed``. A method that explains the model gives maps
-    that drift away from the originals; one that stays alike is blind to the model.
+    again after each (``randomized_cascade``). Each parameter array is redrawn from a
+    Gaussian with its own mean and standard deviation (``randomize_layer``; biases
+    included: a constant bias stays), from one Generator seeded with ``seed``. A method
+    that explains the model gives maps that drift away from the originals; one that stays
+    alike is blind to the model.
 
     x: (N, C, H, W); layers: node names in the order to randomize (default: every node
     with parameters, from the output back); absolute: rank |maps| (as Adebayo et al.
@@ -191,16 +220,10 @@ def randomization_check(model, x, target, method, layers=None, seed=0, absolute=
         raise TypeError(f"method must be a callable method(model, x, target) -> maps, got "
                         f"{type(method).__name__}")
     check_batch(x)
-    layers = _check_layers(model, layers)
-    rng = np.random.default_rng(seed)
-    saved = {key: value.copy() for key, value in model.state_dict().items()}
-    try:
+    with randomized_cascade(model, layers, seed) as steps:
         original = to_numpy(method(model, x, target))
         rows = [RandomizationRow("none", *_compare(original, original, absolute))]
-        for name in layers:
-            randomize_layer(model[name], rng)           # cascading: earlier draws stay
+        for name in steps:
             maps = to_numpy(method(model, x, target))
             rows.append(RandomizationRow(name, *_compare(original, maps, absolute)))
-    finally:
-        model.load_state_dict(saved)
     return rows
