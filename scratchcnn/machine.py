@@ -79,6 +79,14 @@ def this_machine():
     return describe()
 
 
+def float32_lanes(info=None):
+    """float32 numbers in one vector of Numba's compiled loops: 8 where the CPU has AVX
+    (LLVM uses 256-bit vectors on AVX and AVX2, and by default on AVX-512 parts too),
+    else 4 (SSE, ARM's NEON)."""
+    info = info or this_machine()
+    return 8 if "avx" in info["simd"] else 4
+
+
 def summary(info=None):
     """One line: model (family/model), SIMD, caches, threads."""
     info = info or this_machine()

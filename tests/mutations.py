@@ -170,6 +170,11 @@ MUTATIONS = [
     ("core", "scratchcnn/explain/metrics.py",
      "ranks[row, index] = np.repeat((starts + 1 + ends) / 2, ends - starts)",
      "ranks[row, index] = np.arange(1, len(sorted_row) + 1)", "spearman: ties not averaged"),
+    # --- speed rules (issue 16): which algorithm runs where ------------------------------
+    ("audit", "scratchcnn/kernels/winograd.py", "padding)[1] >= min_tiles_per_row())",
+     "padding)[0] >= min_tiles_per_row())", "Winograd's row rule counts tile rows, not columns"),
+    ("audit", "scratchcnn/machine.py", 'return 8 if "avx" in info["simd"] else 4',
+     'return 8', "float32 lanes: 8 without AVX"),
 ]
 
 

@@ -49,3 +49,11 @@ def test_winograd_chunk_follows_the_last_level_cache():
     assert winograd.chunk_bytes({"L2": 512 << 10, "L3": 8 << 20}) == 2 << 20   # Zen 1 CCX
     assert winograd.chunk_bytes({"L2": 1 << 20}) == 1 << 20                     # no L3: L2, floor
     assert winograd.chunk_bytes({}) == winograd.DEFAULT_CHUNK_BYTES
+
+
+def test_float32_lanes_follow_the_vector_extensions():
+    info = {"simd": ["sse4_2", "avx", "fma", "avx2"]}
+    assert machine.float32_lanes(info) == 8
+    assert machine.float32_lanes({"simd": ["sse4_2"]}) == 4
+    assert machine.float32_lanes({"simd": ["asimd"]}) == 4
+    assert machine.float32_lanes({"simd": ["avx", "avx2", "avx512f"]}) == 8   # LLVM: 256 bits

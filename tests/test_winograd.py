@@ -9,6 +9,9 @@
   test_layers (relative_error < 1e-6). The reference path (use_reference) never
   runs Winograd: it is the plain im2col algorithm.
 * Negative control: a transform with one wrong sign is caught.
+* When it runs: 3x3, stride 1, 16+ input channels, rows of at least
+  ``min_tiles_per_row()`` output tiles (12 with AVX's 8 lanes, 6 with SSE's 4). The
+  other tests run it on small planes (``any_plane_size``).
 """
 import numpy as np
 import pytest
@@ -28,6 +31,13 @@ CASES = [  # (x shape, padding)
     ((2, 2, 6, 6), (0, 2)),              # padding on one axis only
     ((5, 3, 1, 7), (1, 0)),              # one image row
 ]
+
+
+@pytest.fixture(autouse=True)
+def any_plane_size(monkeypatch):
+    """Winograd on planes of every width, so that small shapes test its algorithm (the
+    rule of when it pays is tested by itself, below)."""
+    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 0)
 
 
 def test_one_tile_by_hand():
@@ -98,13 +108,13 @@ def test_the_reference_path_never_runs_winograd():
     layer = Conv2D(16, 4, 3, padding=1).astype(np.float64)
     x = np.random.default_rng(7).standard_normal((2, 16, 6, 6))
     with use_reference():
-        assert not fast_conv2d_applies(x, layer.params["W"], layer.stride)
+        assert not fast_conv2d_applies(x, layer.params["W"], layer.stride, layer.padding)
         layer.training = False
         evaluated = layer.forward(x)
         assert layer.cols is not None
         layer.training = True
         np.testing.assert_array_equal(evaluated, layer.forward(x))
-    assert fast_conv2d_applies(x, layer.params["W"], layer.stride)
+    assert fast_conv2d_applies(x, layer.params["W"], layer.stride, layer.padding)
 
 
 def test_float32_eval_conv_stays_close_to_im2col():
@@ -128,9 +138,9 @@ def test_eval_conv_gradients(rng, padding):
     assert max(errors.values()) < 1e-6, errors
 
 
-def ran_winograd(conv, training=False):
+def ran_winograd(conv, training=False, width=8):
     conv.training = training
-    conv.forward(np.zeros((1, conv.in_channels, 8, 8), np.float32))
+    conv.forward(np.zeros((1, conv.in_channels, 8, width), np.float32))
     return conv.cols is None
 
 
@@ -143,6 +153,25 @@ def test_when_winograd_is_used():
     assert not ran_winograd(conv)
     for other in (Conv2D(16, 8, 3, stride=2), Conv2D(16, 8, 5), Conv2D(8, 8, 3)):
         assert not ran_winograd(other)
+
+
+def test_winograd_runs_on_rows_of_enough_tiles(monkeypatch):
+    """Winograd's transforms loop over a row of output tiles: it runs where a row holds at
+    least 1.5 vectors of them (12 tiles with 8 float32 lanes: the slides' conv2, 26
+    columns in, 24 out), not on the 14x14 crops of occlusion's cone (7 tiles with
+    padding 1, 6 without) nor a 7x7 map."""
+    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 1.5)
+    assert winograd.min_tiles_per_row(8) == 12 and winograd.min_tiles_per_row(4) == 6
+    weights, stride = (64, 32, 3, 3), (1, 1)
+    fewest = winograd.min_tiles_per_row()
+    for width, padding, tiles in ((26, 0, 12), (24, 1, 12), (23, 0, 11), (14, 1, 7),
+                                  (14, 0, 6), (7, 1, 4)):
+        assert winograd.winograd_tiles(width, width, (padding, padding))[1] == tiles
+        assert winograd.applies((8, 32, width, width), weights, stride, (padding,) * 2) \
+            == (tiles >= fewest)
+    assert winograd.applies((8, 32, 3, 26), weights, stride, (0, 0))     # rows count, not H
+    assert not winograd.applies((8, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
+    assert ran_winograd(Conv2D(16, 8, 3), width=26) and not ran_winograd(Conv2D(16, 8, 3))
 
 
 def test_a_wrong_transform_is_caught():

@@ -49,10 +49,10 @@ def kernels_for(x):
     return cpu
 
 
-def fast_conv2d_applies(x, weights, stride):
+def fast_conv2d_applies(x, weights, stride, padding):
     """Whether ``fast_conv2d`` would run a faster algorithm than im2col for this input."""
     return (not is_gpu_array(x) and not _reference_only.get()
-            and winograd.applies(weights.shape, stride))
+            and winograd.applies(x.shape, weights.shape, stride, padding))
 
 
 def fast_conv2d(x, weights, bias, stride, padding, scratch):
@@ -61,10 +61,11 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
     Today: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
-    ``winograd.MIN_CHANNELS`` input channels, on the Numba path. Only for a forward
+    ``winograd.MIN_CHANNELS`` input channels on planes wide enough for its transforms
+    (``winograd.min_tiles_per_row``), on the Numba path. Only for a forward
     pass whose dL/dW is not needed (Conv2D calls it in eval mode).
     """
-    if not fast_conv2d_applies(x, weights, stride):
+    if not fast_conv2d_applies(x, weights, stride, padding):
         return None
     from . import cpu_winograd
     n, _, h, w = x.shape

@@ -25,10 +25,17 @@ import numpy as np
 from ..backend import array_module
 
 # Input channels from which Winograd runs: at 8 it broke even, at 1 it was 9x slower
-# (BENCHMARKS.md). A fixed rule on purpose: the two algorithms round differently, and
-# the dL/dx of training takes this path, so a threshold measured at run time would make
-# the same seed give different bits from run to run.
+# (BENCHMARKS.md). A fixed rule on purpose: the two algorithms round differently, so a
+# threshold measured at run time would make the same model give different bits (in the
+# last digits of a lesson's output) from run to run.
 MIN_CHANNELS = 16
+# Output tiles per row from which Winograd runs, in float32 vectors of this machine's
+# compiled loops (``machine.float32_lanes``): the transforms loop over a row of tiles
+# (cpu_winograd.py), and a row shorter than 1.5 vectors runs mostly in the loop's scalar
+# remainder. With 8 lanes (AVX2) that is 12 tiles, an output of 23 or more columns:
+# there Winograd was as fast as im2col or faster, every time we measured; on 14x14 and
+# 7x7 planes (7 and 4 tiles) im2col was 1.2-1.4x faster on 2026-12-02 (BENCHMARKS.md).
+MIN_ROW_VECTORS = 1.5
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
 
@@ -109,10 +116,21 @@ def winograd_output(m, bias, out):
     return out
 
 
-def applies(weights_shape, stride):
-    """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels."""
+def min_tiles_per_row(lanes=None):
+    """The fewest output tiles per row for which Winograd runs: MIN_ROW_VECTORS vectors
+    of ``lanes`` float32 numbers (default: this machine's, machine.float32_lanes)."""
+    if lanes is None:
+        from ..machine import float32_lanes
+        lanes = float32_lanes()
+    return int(MIN_ROW_VECTORS * lanes)
+
+
+def applies(x_shape, weights_shape, stride, padding):
+    """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels, on
+    an input (N, C, H, W) whose output rows hold at least ``min_tiles_per_row()`` tiles."""
     return (tuple(weights_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and weights_shape[1] >= MIN_CHANNELS)
+            and weights_shape[1] >= MIN_CHANNELS
+            and winograd_tiles(x_shape[2], x_shape[3], padding)[1] >= min_tiles_per_row())
 
 
 def filter_transform(weights):
