@@ -170,6 +170,8 @@ MUTATIONS = [
     ("core", "scratchcnn/explain/metrics.py",
      "ranks[row, index] = np.repeat((starts + 1 + ends) / 2, ends - starts)",
      "ranks[row, index] = np.arange(1, len(sorted_row) + 1)", "spearman: ties not averaged"),
+    ("core", "scratchcnn/explain/occlusion_cone.py", "    change[order] = change.copy()",
+     "    pass", "occlusion cone: dense changes left in sorted order"),
     # --- speed rules (issue 16): which algorithm runs where ------------------------------
     ("audit", "scratchcnn/kernels/winograd.py", "padding)[1] >= min_tiles_per_row())",
      "padding)[0] >= min_tiles_per_row())", "Winograd's row rule counts tile rows, not columns"),
