@@ -172,6 +172,13 @@ MUTATIONS = [
      "ranks[row, index] = np.arange(1, len(sorted_row) + 1)", "spearman: ties not averaged"),
     ("core", "scratchcnn/explain/occlusion_cone.py", "    change[order] = change.copy()",
      "    pass", "occlusion cone: dense changes left in sorted order"),
+    ("core", "scratchcnn/kernels/cpu.py", "if x_flat[top + left + u(1)] > best:",
+     "if x_flat[top + left + u(1)] >= best:", "2x2 max pool: a tie goes to the later entry"),
+    ("core", "scratchcnn/kernels/cpu.py", "best, where = x_flat[bottom + left], first + w + np.int64(left)",
+     "best, where = x_flat[bottom + left], first + np.int64(left)",
+     "2x2 max pool: the bottom row's switch points at the top row"),
+    ("core", "scratchcnn/kernels/im2col_chunks.py", "for start in range(0, n, chunk):",
+     "for start in range(0, n - 1, chunk):", "eval conv in chunks: the last image skipped"),
     # --- speed rules (issue 16): which algorithm runs where ------------------------------
     ("audit", "scratchcnn/kernels/winograd.py", "padding)[1] >= min_tiles_per_row())",
      "padding)[0] >= min_tiles_per_row())", "Winograd's row rule counts tile rows, not columns"),

@@ -76,7 +76,7 @@ def test_im2col_and_col2im_match_reference(backend, dtype, case):
 
 POOL_CASES = [((64, 64, 24, 24), 2, 2, (2, 2)), ((1, 3, 7, 9), 3, 3, (2, 2)),
               ((2, 2, 8, 5), 3, 2, (1, 1)), ((5, 1, 11, 6), 2, 3, (3, 1)),
-              ((1, 1, 2, 2), 2, 2, (2, 2))]
+              ((1, 1, 2, 2), 2, 2, (2, 2)), ((2, 3, 7, 9), 2, 2, (2, 2))]   # 2x2: cpu's own kernel
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -87,7 +87,7 @@ def test_max_pool_kernels_match_reference(backend, dtype, case):
     shape, kh, kw, stride = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
-    x[..., 1, 0] = x[..., 0, 0]                 # exact ties: the first in row-major order wins
+    x[..., :2, :2] = x[..., :1, :1]             # exact ties: the first in row-major order wins
     out_ref, switches_ref = reference.maxpool_forward(x, kh, kw, stride)
     out, switches = kernels.maxpool_forward(put(x), kh, kw, stride)
     assert np.array_equal(get(out), out_ref) and np.array_equal(get(switches), switches_ref)
@@ -191,6 +191,9 @@ def test_relu_and_layout_kernels_match_reference(backend, dtype, shape):
     bias = rng.standard_normal(channels).astype(dtype)
     nchw = kernels.columns_to_nchw(put(columns), put(bias), n, oh, ow)
     assert np.array_equal(get(nchw), reference.columns_to_nchw(columns, bias, n, oh, ow))
+    into = put(np.zeros(shape, dtype))
+    assert kernels.columns_to_nchw(put(columns), put(bias), n, oh, ow, into=into) is into
+    assert np.array_equal(get(into), get(nchw))
     back = kernels.nchw_to_columns(put(x))
     assert np.array_equal(get(back), reference.nchw_to_columns(x))
     assert np.array_equal(get(kernels.relu_forward(put(x))[0]), get(y))   # same bits again

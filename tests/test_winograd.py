@@ -12,6 +12,8 @@
 * When it runs: 3x3, stride 1, 16+ input channels, rows of at least
   ``min_tiles_per_row()`` output tiles (12 with AVX's 8 lanes, 6 with SSE's 4). The
   other tests run it on small planes (``any_plane_size``).
+* Elsewhere eval mode runs im2col a chunk of images at a time: the whole-batch output
+  to 1e-12 in float64, a partial last chunk included.
 """
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from test_kernels import close
 
 from scratchcnn import Conv2D, use_reference
 from scratchcnn.gradcheck import check_layer
-from scratchcnn.kernels import cpu_winograd, fast_conv2d_applies, winograd
+from scratchcnn.kernels import cpu_winograd, fast_conv2d_applies, im2col_chunks, winograd
 from scratchcnn.kernels.winograd import WINOGRAD_AT, WINOGRAD_BT, WINOGRAD_G, filter_transform
 
 CASES = [  # (x shape, padding)
@@ -82,8 +84,9 @@ def eval_and_train_outputs(layer, x):
     """(eval-mode output, training-mode output); the first must have run Winograd
     (no patch matrix built), the second im2col."""
     layer.training = False
+    layer._scratch.clear()
     fast = layer.forward(x)
-    assert layer.cols is None, "the eval forward did not take the Winograd path"
+    assert "winograd_m" in layer._scratch, "the eval forward did not take the Winograd path"
     layer.training = True
     im2col = layer.forward(x)
     assert layer.cols is not None
@@ -139,9 +142,11 @@ def test_eval_conv_gradients(rng, padding):
 
 
 def ran_winograd(conv, training=False, width=8):
+    """Whether a forward of conv took the Winograd path (its buffers are the sign)."""
     conv.training = training
+    conv._scratch.clear()
     conv.forward(np.zeros((1, conv.in_channels, 8, width), np.float32))
-    return conv.cols is None
+    return "winograd_m" in conv._scratch
 
 
 def test_when_winograd_is_used():
@@ -189,3 +194,30 @@ def test_filter_transform_layout():
     u = filter_transform(g)
     assert u.shape == (16, 4, 3)
     assert np.allclose(u[:, 2, 1].reshape(4, 4), WINOGRAD_G @ g[2, 1] @ WINOGRAD_G.T)
+
+
+@pytest.mark.parametrize("case", [((5, 1, 9, 8), 3, 1, 0), ((5, 3, 11, 7), 5, 2, 2),
+                                  ((5, 16, 6, 6), 3, 1, 1)],
+                         ids=["one-channel", "5x5-stride2", "small-plane"])
+def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
+    """Where Winograd does not run, eval mode builds the patch matrix a chunk of images
+    at a time (kernels/im2col_chunks.py): the training-mode (whole-batch) output to
+    1e-12 in float64, with chunks of 2 images, so that the last one is partial."""
+    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 1.5)     # small planes: no Winograd
+    shape, kernel, stride, padding = case
+    layer = Conv2D(shape[1], 4, kernel, stride=stride, padding=padding).astype(np.float64)
+    per_image = (layer.params["W"][0].size + 4) * np.prod(layer.output_shape(shape)[2:]) * 8
+    monkeypatch.setattr(im2col_chunks, "chunk_bytes", lambda: 2 * per_image)
+    x = np.random.default_rng(8).standard_normal(shape)
+    layer.training = False
+    chunked = layer.forward(x)
+    assert layer.cols is None and "chunk_cols" in layer._scratch     # the chunked path ran
+    assert layer._scratch["chunk_cols"].size == 2 * layer.params["W"][0].size * \
+        np.prod(chunked.shape[2:])                                   # two images per chunk
+    layer.training = True
+    whole = layer.forward(x)
+    assert np.abs(chunked - whole).max() <= 1e-12 * np.abs(whole).max()
+    with use_reference():                                    # the reference: plain im2col
+        layer.training = False
+        layer.forward(x)
+        assert layer.cols is not None

@@ -10,8 +10,9 @@ avgpool_backward, relu_forward, columns_to_nchw, nchw_to_columns, batchnorm_stat
 batchnorm_forward, batchnorm_backward_sums, batchnorm_input_grad``.
 
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
-F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) for Conv2D's eval-mode
-forward on the Numba path. The reference path is always the plain algorithm.
+F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
+images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path. The
+reference path is always the plain algorithm.
 """
 import contextlib
 import contextvars
@@ -50,25 +51,29 @@ def kernels_for(x):
 
 
 def fast_conv2d_applies(x, weights, stride, padding):
-    """Whether ``fast_conv2d`` would run a faster algorithm than im2col for this input."""
+    """Whether ``fast_conv2d`` runs Winograd (rather than im2col) for this input."""
     return (not is_gpu_array(x) and not _reference_only.get()
             and winograd.applies(x.shape, weights.shape, stride, padding))
 
 
 def fast_conv2d(x, weights, bias, stride, padding, scratch):
-    """y = conv(x, weights) + bias by a faster algorithm than im2col, or None if none applies.
+    """y = conv(x, weights) + bias for a forward pass whose dL/dW is not needed (Conv2D
+    calls it in eval mode), or None to take the plain im2col path.
 
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
-    Today: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
+    On the Numba path: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
     ``winograd.MIN_CHANNELS`` input channels on planes wide enough for its transforms
-    (``winograd.min_tiles_per_row``), on the Numba path. Only for a forward
-    pass whose dL/dW is not needed (Conv2D calls it in eval mode).
+    (``winograd.min_tiles_per_row``); any other filter by im2col a chunk of images at a
+    time (im2col_chunks.py). The reference path and the GPU: None.
     """
-    if not fast_conv2d_applies(x, weights, stride, padding):
+    if is_gpu_array(x) or _reference_only.get():
         return None
-    from . import cpu_winograd
+    from . import cpu_winograd, im2col_chunks
     n, _, h, w = x.shape
-    out = np.empty((n, weights.shape[0], h + 2 * padding[0] - 2, w + 2 * padding[1] - 2),
-                   dtype=x.dtype)
-    return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)
+    (kh, kw), (sh, sw), (ph, pw) = weights.shape[2:], stride, padding
+    out = np.empty((n, weights.shape[0], (h + 2 * ph - kh) // sh + 1,
+                    (w + 2 * pw - kw) // sw + 1), dtype=x.dtype)
+    if fast_conv2d_applies(x, weights, stride, padding):
+        return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)
+    return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)

@@ -135,11 +135,44 @@ def _maxpool_forward(x, kh, kw, sh, sw, oh, ow):
     return out, switches
 
 
+@njit(cache=True, parallel=True)
+def _maxpool_2x2(x, oh, ow):
+    # The same rule as _maxpool_forward for 2x2 windows at stride 2, written out: four
+    # reads, three comparisons in row-major order (strictly greater: the first max wins)
+    # and unsigned offsets, which LLVM compiles to vector selects: 0.8 instead of 3.7 ms
+    # for the slides' model's pool at batch 64 (BENCHMARKS.md).
+    n, c, h, w = x.shape
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    switches = np.empty((n, c, oh, ow), dtype=np.int64)
+    x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
+    for plane in prange(n * c):               # thread owns plane (b, ch)
+        base, out_base = u(plane * h * w), u(plane * oh * ow)
+        for y in range(oh):
+            top = base + u(2 * y * w)         # window rows 2y and 2y + 1
+            bottom = top + u(w)
+            dst, first = out_base + u(y * ow), 2 * y * w
+            for xo in range(u(ow)):
+                left = u(2) * xo
+                where = first + np.int64(left)
+                best = x_flat[top + left]
+                if x_flat[top + left + u(1)] > best:
+                    best, where = x_flat[top + left + u(1)], first + np.int64(left) + 1
+                if x_flat[bottom + left] > best:
+                    best, where = x_flat[bottom + left], first + w + np.int64(left)
+                if x_flat[bottom + left + u(1)] > best:
+                    best, where = x_flat[bottom + left + u(1)], first + w + np.int64(left) + 1
+                out_flat[dst + xo] = best
+                switch_flat[dst + xo] = where
+    return out, switches
+
+
 def maxpool_forward(x, kh, kw, stride):
     """See ``reference.maxpool_forward``. x: (N, C, H, W) -> (out, switches)."""
     sh, sw = stride
     oh = conv_output_size(x.shape[2], kh, sh, 0)
     ow = conv_output_size(x.shape[3], kw, sw, 0)
+    if (kh, kw, sh, sw) == (2, 2, 2, 2):
+        return _maxpool_2x2(np.ascontiguousarray(x), oh, ow)
     return _maxpool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow)
 
 
@@ -213,9 +246,11 @@ def _columns_to_nchw(out, bias, y):
     return y
 
 
-def columns_to_nchw(out, bias, n, oh, ow):
+def columns_to_nchw(out, bias, n, oh, ow, into=None):
     """See ``reference.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
-    y = np.empty((n, out.shape[0], oh, ow), dtype=out.dtype)
+    y = np.empty((n, out.shape[0], oh, ow), dtype=out.dtype) if into is None else into
+    if not y.flags.c_contiguous:              # written through a flat view (a copy otherwise)
+        raise ValueError("columns_to_nchw: into must be C-contiguous")
     return _columns_to_nchw(np.ascontiguousarray(out), bias.astype(out.dtype), y)
 
 

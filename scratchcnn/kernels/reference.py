@@ -160,13 +160,14 @@ def relu_forward(x):
     return x * active, active
 
 
-def columns_to_nchw(out, bias, n, oh, ow):
+def columns_to_nchw(out, bias, n, oh, ow, into=None):
     """A convolution's matrix-product result back to an image batch, plus the bias.
 
-    out: (O, N*OH*OW) (one column per output pixel); bias: (O,) -> (N, O, OH, OW).
+    out: (O, N*OH*OW) (one column per output pixel); bias: (O,) -> (N, O, OH, OW),
+    written into ``into`` (C-contiguous) if given.
     """
     xp, channels = array_module(out), out.shape[0]
-    y = xp.empty((n, channels, oh, ow), dtype=out.dtype)        # C order, whatever the view
+    y = xp.empty((n, channels, oh, ow), dtype=out.dtype) if into is None else into
     xp.add(out.reshape(channels, n, oh, ow).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1),
            out=y)
     return y

@@ -61,9 +61,10 @@ class Conv2D(_Convolution):
         y_mat = W_mat @ cols + b          W_mat: (O, C*kh*kw), cols: (C*kh*kw, N*OH*OW)
 
     In eval mode (no dL/dW will follow) the kernels may compute the same function
-    by a faster algorithm: Winograd F(2x2, 3x3) for 3x3, stride-1 filters on the
-    Numba path (kernels/winograd.py). ``use_winograd = False`` on a layer (or the
-    class) always uses im2col.
+    by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(2x2, 3x3)
+    for 3x3, stride-1 filters on wide enough planes (kernels/winograd.py), otherwise
+    im2col a chunk of images at a time (kernels/im2col_chunks.py). ``use_winograd =
+    False`` on a layer (or the class) always takes the plain im2col below.
     """
     name_prefix = "conv"
     use_winograd = True
