@@ -1,8 +1,10 @@
 """What this CPU is: its model, the SIMD instructions it offers, its caches, its threads.
 
-Speed depends on the machine, so every speed figure names it (BENCHMARKS.md), and the
-one size the kernels choose from the machine, the Winograd chunk (kernels/winograd.py),
-reads the cache size here instead of a constant tuned on one CPU. Linux reports all of
+Speed depends on the machine, so every speed figure names it (BENCHMARKS.md), and what
+the kernels choose from the machine reads it here instead of a constant tuned on one
+CPU: the chunk of images that Winograd and eval-mode im2col take at a time (a quarter
+of the last-level cache, kernels/winograd.py) and the plane width from which Winograd
+runs (``float32_lanes``). Linux reports all of
 it (/proc/cpuinfo, /sys/devices/system/cpu); elsewhere the fields are None and the
 callers fall back to their defaults.
 """
