@@ -82,7 +82,7 @@ def test_transform_kernels_match_reference(dtype, case):
 
 def eval_and_train_outputs(layer, x):
     """(eval-mode output, training-mode output); the first must have run Winograd
-    (no patch matrix built), the second im2col."""
+    (its buffers are there), the second im2col (its patch matrix is kept)."""
     layer.training = False
     layer._scratch.clear()
     fast = layer.forward(x)
