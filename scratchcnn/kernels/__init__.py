@@ -72,8 +72,8 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     from . import cpu_winograd, im2col_chunks
     n, _, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = weights.shape[2:], stride, padding
-    out = np.empty((n, weights.shape[0], (h + 2 * ph - kh) // sh + 1,
-                    (w + 2 * pw - kw) // sw + 1), dtype=x.dtype)
-    if fast_conv2d_applies(x, weights, stride, padding):
+    out = np.empty((n, weights.shape[0], reference.conv_output_size(h, kh, sh, ph),
+                    reference.conv_output_size(w, kw, sw, pw)), dtype=x.dtype)
+    if winograd.applies(x.shape, weights.shape, stride, padding):
         return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)
