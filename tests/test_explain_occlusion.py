@@ -92,8 +92,18 @@ def strided_net():
     return net
 
 
+def batchnorm_then_pool_net():
+    """Batch norm with a negative scale right before a max pool (max and a decreasing map
+    do not commute: the cone must not swap them), then ReLU -> max pool (it may)."""
+    net = sc.Sequential([sc.Conv2D(1, 3, 3), sc.BatchNorm2D(3), sc.MaxPool2D(2), sc.ReLU(),
+                         sc.MaxPool2D(2), sc.Flatten(), sc.Linear(3 * 3 * 3, 4)],
+                        seed=6).astype(np.float64)
+    net["bn1"].params["gamma"][...] = [-1.5, 0.5, -2.0]
+    return net
+
+
 @pytest.mark.parametrize("reference", [False, True], ids=["numba", "reference"])
-@pytest.mark.parametrize("case", ["slides", "gap", "strided"])
+@pytest.mark.parametrize("case", ["slides", "gap", "strided", "batchnorm_pool"])
 def test_the_cone_of_influence_equals_full_forward_passes(reference, case):
     """method="cone" recomputes only what each occluder changes; it must give the numbers
     of one full forward per occluder (float64: 1e-10 relative), on the Numba and on the
@@ -105,9 +115,12 @@ def test_the_cone_of_influence_equals_full_forward_passes(reference, case):
     elif case == "gap":
         model, x, window, stride = sc.zoo.gap_model(widths=(4, 8, 8)).astype(np.float64), \
             rng.random((1, 1, 16, 12)), (5, 3), (2, 3)
-    else:
+    elif case == "strided":
         model, x, window, stride = strided_net(), rng.standard_normal((2, 2, 15, 11)), \
             (4, 3), (1, 2)
+    else:
+        model, x, window, stride = batchnorm_then_pool_net(), \
+            rng.standard_normal((2, 1, 14, 14)), (3, 3), (1, 1)
     with sc.use_reference(reference):
         full = occlusion(model, x, [1, 2][:len(x)], window, stride, baseline=0.3,
                          output="score", method="full")

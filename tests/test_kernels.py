@@ -199,6 +199,35 @@ def test_relu_and_layout_kernels_match_reference(backend, dtype, shape):
     assert np.array_equal(get(kernels.relu_forward(put(x))[0]), get(y))   # same bits again
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(5, 3, 2, 4, 6, 9), (1, 1, 1, 1, 1, 1), (7, 4, 3, 3, 5, 3)],
+                         ids=str)
+def test_subtract_into_band_matches_reference_and_by_hand(dtype, shape):
+    """The occlusion cone's band (reference.subtract_into_band): row r of occluder b's
+    band is row top[b] + r of (new map - old map), where the new map is the old one with
+    the box replaced by the occluder's values: built here by pasting, one occluder at a
+    time. Outside the boxes the band keeps what it held (here 7). Exact: one subtraction."""
+    b, k, bh, bw, h, w = shape
+    rng = np.random.default_rng(8)
+    values = rng.standard_normal((b, k, bh, bw)).astype(dtype)
+    maps = rng.standard_normal((k, h, w)).astype(dtype)
+    top, left = rng.integers(0, h - bh + 1, b), rng.integers(0, w - bw + 1, b)
+    left[0] = w - bw                                  # one box at the right edge
+    expected = np.full((b, bh, k, w), 7, dtype)
+    for i in range(b):
+        new = maps.copy()
+        new[:, top[i]:top[i] + bh, left[i]:left[i] + bw] = values[i]
+        rows = slice(top[i], top[i] + bh)
+        change = (new - maps)[:, rows].transpose(1, 0, 2)                       # (bh, K, W)
+        inside = np.zeros(w, bool)
+        inside[left[i]:left[i] + bw] = True
+        expected[i][:, :, inside] = change[:, :, inside]
+    for kernels in (reference, cpu):
+        band = np.full((b, bh, k, w), 7, dtype)
+        assert kernels.subtract_into_band(values, maps, top, left, band) is band
+        assert np.array_equal(band, expected), kernels.__name__
+
+
 BATCHNORM_CASES = [(3, 5, 7, 6), (64, 8, 28, 28), (2, 64, 4, 4), (1, 3, 1, 2), (4, 2, 1, 9)]
 
 

@@ -14,7 +14,7 @@ from ..layers.base import as_pair
 from ..losses import log_softmax
 from ..model import eval_mode
 from .base import as_targets, check_batch, target_outputs
-from .occlusion_cone import cone_logits, cone_plan
+from .occlusion_cone import Cone, cone_plan
 
 OUTPUTS = ("probability", "score", "probabilities")
 METHODS = ("auto", "cone", "full")
@@ -62,12 +62,14 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
     # the cone's boxes are small: all of an image's occluders at once (measured faster)
     step = max(batch_size, 2048) if use_cone else batch_size
     with eval_mode(model):
-        for image in range(n):
-            for start in range(0, len(tops), step):
-                chunk = slice(start, start + step)
+        for start in range(0, len(tops), step):
+            chunk = slice(start, start + step)
+            if use_cone:                # planned once, run on every image
+                cone = Cone(model, plan, x.shape[1:], tops[chunk], lefts[chunk], window,
+                            baseline)
+            for image in range(n):
                 if use_cone:
-                    logits = cone_logits(model, plan, x[image], tops[chunk], lefts[chunk],
-                                         window, baseline)
+                    logits = cone.logits(x[image])
                 else:
                     occluded = xp.repeat(x[image:image + 1], len(tops[chunk]), axis=0)
                     for k, (r, c) in enumerate(zip(tops[chunk], lefts[chunk])):

@@ -22,12 +22,21 @@ influence*); every other output equals the unoccluded image's. So, per occluder:
 The result is the same function as one full forward pass per occluder (occlusion.py,
 ``method="full"``, the reference twin), up to rounding.
 
+``Cone`` does steps 1 and 2 once for a set of occluders, and steps 3 and 4 for each
+image (``Cone.logits``). Two things there are only for speed, and neither changes a
+value: the occluders are sorted by the corner of their last box, so that the ones
+sharing a box are one slice of every array; and a ReLU (or LeakyReLU) right before a
+max pool runs after it, on 4x fewer values (max(f(a), f(b)) = f(max(a, b)) for a
+non-decreasing f).
+
 Supported: chains of Conv2D, MaxPool2D, AvgPool2D and pointwise layers (ReLU,
 LeakyReLU, BatchNorm2D, Dropout, Identity), then Flatten or GlobalAvgPool2D, then a
 Linear layer; anything after it. ``cone_plan`` says None for any other network.
 """
 import numpy as np
 
+from ..kernels import kernels_for
+from ..kernels.reference import conv_output_size
 from ..layers import Conv2D, Linear
 from ..layers.base import input_checked_for_nan
 
@@ -141,65 +150,136 @@ def _occluded_crops(image, rows, cols, size, top, left, window, baseline):
     return crops
 
 
-def _dense_change(weights, delta, top, left, size):
-    """W[:, box] delta[box] for every occluder: weights (O, K*H*W) of the dense layer on
-    the flattened (K, H, W) map; delta (B, K, bh, bw) at corners top, left (B,).
-    returns (B, O). With the weights as (O, H, K, W) (map rows outermost), the rows
-    [top, top + bh) of every channel are one matrix (O, bh*K*W); each change goes into
-    its columns of a (bh, K, W) band, and the occluders sharing a top row take one
-    matrix product with their band of weights. Sorted by corner first, so that every
-    group is a contiguous range of rows (slices, no gathers: 1.4x faster)."""
-    (k, h, w), (n, _, bh, bw), outputs = size, delta.shape, len(weights)
-    by_rows = np.ascontiguousarray(weights.reshape(outputs, k, h, w).transpose(0, 2, 1, 3))
-    order = np.lexsort((left, top))                        # by top row, then left column
-    top, left = top[order], left[order]
-    by_row_delta = delta.transpose(0, 2, 1, 3)                            # (B, bh, K, bw)
-    band = np.zeros((n, bh, k, w), dtype=delta.dtype)
-    for first, last in _runs(top * w + left):
-        band[first:last, :, :, left[first]:left[first] + bw] = by_row_delta[order[first:last]]
-    band = band.reshape(n, -1)
-    change = np.empty((n, outputs), dtype=delta.dtype)
-    for first, last in _runs(top):
-        rows = by_rows[:, top[first]:top[first] + bh].reshape(outputs, -1)
-        np.matmul(band[first:last], rows.T, out=change[first:last])
-    change[order] = change.copy()                          # back to the occluders' order
-    return change
+def _map_sizes(layers, size):
+    """The (H, W) of every map: the input's, then each layer's output."""
+    sizes = [tuple(size)]
+    for layer in layers:
+        if _is_window(layer):
+            size = tuple(conv_output_size(n, *_window(layer, axis))
+                         for axis, n in enumerate(size))
+        sizes.append(size)
+    return sizes
+
+
+def _commutes_with_max(layer):
+    """A pointwise layer f with f(max(a, b)) = max(f(a), f(b)): a non-decreasing one, ReLU
+    or LeakyReLU (its slope is in [0, 1)). Rounding keeps the order, so the bits agree."""
+    return type(layer).__name__ in ("ReLU", "LeakyReLU")
+
+
+class Cone:
+    """The cone of one set of occluders, planned once and run on any number of images.
+
+    model: in eval mode, ``plan = cone_plan(model)``; image_shape: (C, H, W); top, left:
+    the occluders' corners (B,); window: (wh, ww); baseline: the occluder's value.
+    Everything that does not depend on the image is done here: the boxes of every map,
+    the order of the occluders, the dense layer's weights laid out by map row, and the
+    band the changes are written into (its zeros are written once). ``logits(image)``
+    then does steps 3 and 4 of the module docstring.
+    """
+
+    def __init__(self, model, plan, image_shape, top, left, window, baseline):
+        spatial, self.head, self.pooling, self.dense = plan
+        self.model, self.spatial, self.window, self.baseline = model, spatial, window, baseline
+        layers = [model[name] for name in spatial]
+        self.sizes = _map_sizes(layers, image_shape[1:])
+        # 1. the changed box of the last map; 2. the box of every map that it reads
+        last_box = [changed_boxes(layers, [size[axis] for size in self.sizes], corner, extent,
+                                  axis)[-1]
+                    for axis, corner, extent in ((0, top, window[0]), (1, left, window[1]))]
+        (box_top, self.bh), (box_left, self.bw) = last_box
+        # the occluders sorted by the corner of their last box: the ones sharing a box
+        # (and a dense-layer band) are then one slice of every array below
+        self.order = np.lexsort((box_left, box_top))
+        self.top, self.left = top[self.order], left[self.order]
+        self.box_top, self.box_left = box_top[self.order], box_left[self.order]
+        rows, cols = (needed_boxes(layers, corner[self.order], extent, axis)
+                      for axis, (corner, extent) in enumerate(last_box))
+        self.rows, self.cols = rows, cols
+        self.boxes = list(_runs(self.box_top * self.sizes[-1][1] + self.box_left))
+        self.steps = self._steps(layers)
+        if self.head == "flatten":
+            weights = model[self.dense].params["W"]
+            h, w = self.sizes[-1]
+            k = weights.shape[1] // (h * w)                      # channels of the last map
+            self.by_rows = np.ascontiguousarray(                 # (O, H, K, W)
+                weights.reshape(len(weights), k, h, w).transpose(0, 2, 1, 3))
+            self.band = np.zeros((len(top), self.bh, k, w), dtype=weights.dtype)
+            self.top_runs = list(_runs(self.box_top))
+
+    def _steps(self, layers):
+        """(index of the map the layer reads if the layer pads it, else None; the layer
+        without padding) in the order they run. A non-decreasing pointwise layer right
+        before a max pool runs after it instead: the same values, on the pool's 4x smaller
+        output."""
+        steps, i = [], 0
+        while i < len(layers):
+            layer = layers[i]
+            if (i + 1 < len(layers) and _commutes_with_max(layer)
+                    and type(layers[i + 1]).__name__ == "MaxPool2D"):
+                steps += [(None, layers[i + 1]), (None, layer)]
+                i += 2
+                continue
+            padded = getattr(layer, "padding", (0, 0)) != (0, 0)
+            steps.append((i if padded else None, _unpadded(layer)))
+            i += 1
+        return steps
+
+    def logits(self, image):
+        """The network's output (B, K) for ``image`` (C, H, W) occluded at each corner, in
+        the corners' order: like model.forward of the B occluded copies."""
+        model, spatial = self.model, self.spatial
+        model.forward(image[None])
+        rows, cols = self.rows, self.cols
+        # 3. the layers on the crops
+        values = _occluded_crops(image, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]),
+                                 self.top, self.left, self.window, self.baseline)
+        with input_checked_for_nan():              # the image was checked by the forward above
+            for padded_map, layer in self.steps:
+                if padded_map is not None:         # zeros where the padding would be
+                    i = padded_map
+                    values = _zero_outside(values, rows[i][0], cols[i][0], self.sizes[i])
+                values = layer.forward(values)
+        # 4. the change at the first dense layer, one slice of occluders per shared box
+        last = model.outputs[spatial[-1]][0]               # the unoccluded last feature maps
+        bh, bw = self.bh, self.bw
+        if self.head == "gap":
+            # mean over the map moves by the sum of the change / (H*W); then W_dense applies
+            shift = np.empty(values.shape[:2], dtype=values.dtype)             # (B, K)
+            for first, end in self.boxes:
+                t, l = self.box_top[first], self.box_left[first]
+                shift[first:end] = (values[first:end].sum(axis=(2, 3))
+                                    - last[:, t:t + bh, l:l + bw].sum(axis=(1, 2)))
+            shift /= last.shape[1] * last.shape[2]
+            result = model.forward(model.outputs[self.pooling][0] + shift, start=self.pooling)
+        else:
+            change = self._dense_change(values, last)
+            result = model.forward(model.outputs[self.dense][0] + change, start=self.dense)
+        logits = np.empty_like(result)
+        logits[self.order] = result                        # back to the corners' order
+        return logits
+
+    def _dense_change(self, values, last):
+        """W[:, box] delta[box] for every occluder, delta = values (B, K, bh, bw) minus the
+        unoccluded map ``last`` (K, H, W) on the occluder's box. returns (B, O).
+
+        With the weights as (O, H, K, W) (map rows outermost), the rows [t, t + bh) of
+        every channel are one matrix (O, bh*K*W). Each delta goes into its columns of a
+        (bh, K, W) band (zeros elsewhere, written once in __init__), and the occluders
+        sharing a top row t take one matrix product with their band of weights."""
+        kernels_for(values).subtract_into_band(values, last, self.box_top, self.box_left,
+                                               self.band)
+        band = self.band.reshape(len(self.band), -1)
+        outputs = len(self.by_rows)
+        change = np.empty((len(band), outputs), dtype=band.dtype)
+        for first, end in self.top_runs:
+            t = self.box_top[first]
+            weights = self.by_rows[:, t:t + self.bh].reshape(outputs, -1)
+            np.matmul(band[first:end], weights.T, out=change[first:end])
+        return change
 
 
 def _runs(keys):
     """[first, last) of every run of equal values in sorted keys (B,)."""
     starts = np.flatnonzero(np.diff(keys, prepend=keys[0] - 1))
     return zip(starts, np.append(starts[1:], len(keys)))
-
-
-def cone_logits(model, plan, image, top, left, window, baseline):
-    """The network's output for one image (C, H, W) occluded at each corner (top, left)
-    (B,) by a (wh, ww) box of ``baseline``; the model must be in eval mode.
-    returns (B, K), like model.forward of the B occluded copies."""
-    spatial, head, pooling, dense = plan
-    layers = [model[name] for name in spatial]
-    model.forward(image[None])
-    sizes = [image.shape[1:]] + [model.outputs[name].shape[2:] for name in spatial]
-    # 1. the changed box of the last map; 2. the box of every map that it reads
-    last_box = [changed_boxes(layers, [size[axis] for size in sizes], corner, extent,
-                              axis)[-1]
-                for axis, corner, extent in ((0, top, window[0]), (1, left, window[1]))]
-    rows, cols = (needed_boxes(layers, *box, axis) for axis, box in enumerate(last_box))
-    # 3. the layers on the crops
-    values = _occluded_crops(image, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]), top,
-                             left, window, baseline)
-    with input_checked_for_nan():                  # the image was checked by the forward above
-        for i, layer in enumerate(layers):
-            if getattr(layer, "padding", (0, 0)) != (0, 0):
-                values = _zero_outside(values, rows[i][0], cols[i][0], sizes[i])
-            values = _unpadded(layer).forward(values)
-    # 4. the change at the first dense layer
-    last = model.outputs[spatial[-1]][0]                   # the unoccluded last feature maps
-    (box_top, _), (box_left, _) = last_box
-    delta = values - _gather(last, box_top, box_left, *values.shape[2:])     # (B, K, bh, bw)
-    if head == "gap":
-        # mean over the map moves by the sum of the change / (H*W); then W_dense applies
-        shift = delta.sum(axis=(2, 3)) / (last.shape[1] * last.shape[2])       # (B, K)
-        return model.forward(model.outputs[pooling][0] + shift, start=pooling)
-    change = _dense_change(model[dense].params["W"], delta, box_top, box_left, last.shape)
-    return model.forward(model.outputs[dense][0] + change, start=dense)

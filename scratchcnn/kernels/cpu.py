@@ -380,3 +380,22 @@ def batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_h
                    for a in (gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat)]
     _batchnorm_input_grad(dy, np.ascontiguousarray(x_hat), *per_channel, dx)
     return dx
+
+
+@njit(cache=True, parallel=True)
+def _subtract_into_band(values, maps, top, left, band):
+    n, k, bh, bw = values.shape
+    for b in prange(n):                       # thread owns occluder b's band
+        t, l = top[b], left[b]
+        for r in range(bh):
+            for ch in range(k):
+                for c in range(bw):
+                    band[b, r, ch, l + c] = values[b, ch, r, c] - maps[ch, t + r, l + c]
+    return band
+
+
+def subtract_into_band(values, maps, top, left, band):
+    """See ``reference.subtract_into_band``. values (B, K, bh, bw), maps (K, H, W),
+    top, left (B,) -> band (B, bh, K, W), written on each box."""
+    return _subtract_into_band(values, maps, top.astype(np.int64), left.astype(np.int64),
+                               band)

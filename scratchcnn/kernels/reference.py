@@ -224,3 +224,21 @@ def batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_h
     dx_hat = dy * gamma.reshape(shape)
     return inv_std.reshape(shape) * (dx_hat - mean_dx_hat.reshape(shape)
                                      - x_hat * mean_dx_hat_x_hat.reshape(shape))
+
+
+def subtract_into_band(values, maps, top, left, band):
+    """Each occluder's change on its box, written into its row band (the occlusion
+    cone's dense step, explain/occlusion_cone.py).
+
+    values: (B, K, bh, bw), the new values on each box; maps: (K, H, W), the old ones;
+    top, left: (B,), each box's corner; band: (B, bh, K, W), rows of the map laid out
+    row-major by (map row, channel, column):
+        band[b, r, k, left[b] + c] = values[b, k, r, c] - maps[k, top[b] + r, left[b] + c]
+    for r < bh, c < bw; the other entries of band are left as they are. returns band.
+    (The cone runs on the CPU; gpu.py imports this NumPy version, which CuPy also runs.)
+    """
+    bh, bw = values.shape[2:]
+    for b, (t, l) in enumerate(zip(top, left)):
+        change = values[b] - maps[:, t:t + bh, l:l + bw]               # (K, bh, bw)
+        band[b, :, :, l:l + bw] = change.transpose(1, 0, 2)
+    return band
