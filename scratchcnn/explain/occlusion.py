@@ -52,7 +52,6 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
                          "the CPU; use method='full'")
     window, stride = as_pair(window, "window"), as_pair(stride, "stride")
     rows, cols = occluder_positions(x.shape[2:], window, stride)
-    (wh, ww), xp = window, array_module(x)
     n = len(x)
     classes = _num_classes(model, x)
     targets = as_targets(target, n, classes)
@@ -67,14 +66,12 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
             if use_cone:                # planned once, run on every image
                 cone = Cone(model, plan, x.shape[1:], tops[chunk], lefts[chunk], window,
                             baseline)
-            for image in range(n):
-                if use_cone:
-                    logits = cone.logits(x[image])
-                else:
-                    occluded = xp.repeat(x[image:image + 1], len(tops[chunk]), axis=0)
-                    for k, (r, c) in enumerate(zip(tops[chunk], lefts[chunk])):
-                        occluded[k, :, r:r + wh, c:c + ww] = baseline
-                    logits = model.forward(occluded)
+                per_image = cone.logits(x, batch_size)
+            else:
+                per_image = (_occluded_logits(model, x[image:image + 1], tops[chunk],
+                                              lefts[chunk], window, baseline)
+                             for image in range(n))
+            for image, logits in enumerate(per_image):
                 if output == "probabilities":
                     result[image, chunk] = to_numpy(array_module(logits).exp(
                         log_softmax(logits)))
@@ -82,6 +79,15 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
                     result[image, chunk] = to_numpy(target_outputs(
                         logits, np.full(len(tops[chunk]), targets[image]), output))
     return result.reshape(n, len(rows), len(cols), *result.shape[2:])
+
+
+def _occluded_logits(model, image, tops, lefts, window, baseline):
+    """model.forward of B copies of image (1, C, H, W), copy k with the (wh, ww) box at
+    (tops[k], lefts[k]) set to baseline: the plain definition (method="full")."""
+    occluded = array_module(image).repeat(image, len(tops), axis=0)
+    for k, (r, c) in enumerate(zip(tops, lefts)):
+        occluded[k, :, r:r + window[0], c:c + window[1]] = baseline
+    return model.forward(occluded)
 
 
 def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.0,

@@ -133,20 +133,37 @@ def _zero_outside(crops, rows, cols, size):
     return crops * inside[:, None].astype(crops.dtype)
 
 
-def _occluded_crops(image, rows, cols, size, top, left, window, baseline):
-    """The input boxes (B, C, h, w) at corners rows, cols (B,) (zeros past the borders),
-    with the occluder at (top, left) (B,) set to ``baseline``."""
-    h, w = size
-    pad = max(0, -int(rows.min()), -int(cols.min()), int((rows + h).max()) - image.shape[1],
-              int((cols + w).max()) - image.shape[2])
+def _crop_plan(image_shape, rows, cols, size, top, left, window):
+    """Where the crops come from, worked out once for every image of this shape.
+
+    image_shape: (C, H, W); rows, cols (B,): the crops' corners (they may reach past the
+    borders); size: (h, w); top, left (B,): the occluders' corners.
+    returns (pad, index, occluded): crops = pad the image by ``pad`` zeros on each side,
+    take its flat entries at ``index`` (B, C, h, w), set the flat positions ``occluded``
+    of the crops (inside each occluder) to the baseline."""
+    (c, height, width), (h, w) = image_shape, size
+    pad = max(0, -int(rows.min()), -int(cols.min()), int((rows + h).max()) - height,
+              int((cols + w).max()) - width)
+    padded_rows, padded_cols = height + 2 * pad, width + 2 * pad
+    row = (rows + pad)[:, None] + np.arange(h)                               # (B, h)
+    col = (cols + pad)[:, None] + np.arange(w)                               # (B, w)
+    index = (np.arange(c)[None, :, None, None] * padded_rows * padded_cols
+             + row[:, None, :, None] * padded_cols + col[:, None, None, :])  # (B, C, h, w)
+    # the occluder covers image rows [top, top + wh) = crop rows [top - rows, ...)
+    in_rows = (row - pad >= top[:, None]) & (row - pad < (top + window[0])[:, None])
+    in_cols = (col - pad >= left[:, None]) & (col - pad < (left + window[1])[:, None])
+    inside = in_rows[:, None, :, None] & in_cols[:, None, None, :]           # (B, 1, h, w)
+    occluded = np.flatnonzero(np.broadcast_to(inside, index.shape))
+    return pad, index, occluded
+
+
+def _occluded_crops(image, plan, baseline):
+    """The input boxes (B, C, h, w) of ``_crop_plan`` (zeros past the borders), with each
+    occluder set to ``baseline``."""
+    pad, index, occluded = plan
     padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))
-    crops = _gather(padded, rows + pad, cols + pad, h, w)
-    # where the occluder sits in its crop is the same for every occluder away from the
-    # borders: paste each such group with one slice
-    places = np.stack([top - rows, left - cols], axis=1)
-    for r, c in np.unique(places, axis=0):
-        group = np.flatnonzero((places[:, 0] == r) & (places[:, 1] == c))
-        crops[group, :, max(r, 0):r + window[0], max(c, 0):c + window[1]] = baseline
+    crops = padded.ravel()[index]
+    crops.ravel()[occluded] = baseline
     return crops
 
 
@@ -197,6 +214,8 @@ class Cone:
                       for axis, (corner, extent) in enumerate(last_box))
         self.rows, self.cols = rows, cols
         self.boxes = list(_runs(self.box_top * self.sizes[-1][1] + self.box_left))
+        self.crops = _crop_plan(image_shape, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]),
+                                self.top, self.left, window)
         self.steps = self._steps(layers)
         if self.head == "flatten":
             weights = model[self.dense].params["W"]
@@ -225,23 +244,34 @@ class Cone:
             i += 1
         return steps
 
-    def logits(self, image):
-        """The network's output (B, K) for ``image`` (C, H, W) occluded at each corner, in
-        the corners' order: like model.forward of the B occluded copies."""
+    def logits(self, x, batch_size=64):
+        """The network's output (B, K) for each image of x (N, C, H, W) occluded at each
+        corner, in the corners' order, like model.forward of its B occluded copies:
+        yields one (B, K) array per image. The unoccluded images go through the network
+        ``batch_size`` at a time (their maps are what the crops change)."""
         model, spatial = self.model, self.spatial
-        model.forward(image[None])
+        base_node = self.pooling if self.head == "gap" else self.dense
+        for start in range(0, len(x), batch_size):
+            images = x[start:start + batch_size]
+            model.forward(images)                          # checks x, NaN included
+            last_maps = model.outputs[spatial[-1]].copy()  # (n, K, H, W), the unoccluded ...
+            bases = model.outputs[base_node].copy()        # ... and the head's input
+            for image, last, base in zip(images, last_maps, bases):
+                yield self._logits(image, last, base)
+
+    def _logits(self, image, last, base):
+        """One image (C, H, W), its unoccluded last map (K, H', W') and the unoccluded
+        output of the pooling (GAP) or first dense node -> logits (B, K)."""
         rows, cols = self.rows, self.cols
         # 3. the layers on the crops
-        values = _occluded_crops(image, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]),
-                                 self.top, self.left, self.window, self.baseline)
-        with input_checked_for_nan():              # the image was checked by the forward above
+        values = _occluded_crops(image, self.crops, self.baseline)
+        with input_checked_for_nan():              # the image was checked by the forward
             for padded_map, layer in self.steps:
                 if padded_map is not None:         # zeros where the padding would be
                     i = padded_map
                     values = _zero_outside(values, rows[i][0], cols[i][0], self.sizes[i])
                 values = layer.forward(values)
         # 4. the change at the first dense layer, one slice of occluders per shared box
-        last = model.outputs[spatial[-1]][0]               # the unoccluded last feature maps
         bh, bw = self.bh, self.bw
         if self.head == "gap":
             # mean over the map moves by the sum of the change / (H*W); then W_dense applies
@@ -251,10 +281,10 @@ class Cone:
                 shift[first:end] = (values[first:end].sum(axis=(2, 3))
                                     - last[:, t:t + bh, l:l + bw].sum(axis=(1, 2)))
             shift /= last.shape[1] * last.shape[2]
-            result = model.forward(model.outputs[self.pooling][0] + shift, start=self.pooling)
+            result = self.model.forward(base + shift, start=self.pooling)
         else:
             change = self._dense_change(values, last)
-            result = model.forward(model.outputs[self.dense][0] + change, start=self.dense)
+            result = self.model.forward(base + change, start=self.dense)
         logits = np.empty_like(result)
         logits[self.order] = result                        # back to the corners' order
         return logits
