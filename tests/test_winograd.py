@@ -9,9 +9,11 @@
   test_layers (relative_error < 1e-6). The reference path (use_reference) never
   runs Winograd: it is the plain im2col algorithm.
 * Negative control: a transform with one wrong sign is caught.
-* When it runs: 3x3, stride 1, 16+ input channels, rows of at least
+* When it runs: 3x3, stride 1, 16+ input channels, and a batch of at least
+  ``image_lanes`` images (then side by side in the transforms) or rows of at least
   ``min_tiles_per_row()`` output tiles (12 with AVX's 8 lanes, 6 with SSE's 4). The
-  other tests run it on small planes (``any_plane_size``).
+  other tests run it on small planes (``any_plane_size``). With images side by side
+  (lanes 2 and 4, a padded last group) it gives im2col's convolution.
 * Elsewhere eval mode runs im2col a chunk of images at a time: the whole-batch output
   to 1e-12 in float64, a partial last chunk included.
 """
@@ -52,18 +54,20 @@ def test_one_tile_by_hand():
     assert np.abs(y - direct).max() < 1e-12
 
 
+@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_transform_kernels_match_reference(dtype, case):
+def test_transform_kernels_match_reference(dtype, case, lanes):
+    """lanes=4: images side by side, batches of 1, 2, 3 and 5 padded with zero images."""
     shape, padding = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
-    expected_v = winograd.winograd_input(x, padding)
-    v = cpu_winograd.winograd_input(x, padding)
+    expected_v = winograd.winograd_input(x, padding, lanes=lanes)
+    v = cpu_winograd.winograd_input(x, padding, lanes=lanes)
     close(v, expected_v, dtype)
-    assert np.array_equal(cpu_winograd.winograd_input(x, padding), v)     # same bits again
+    assert np.array_equal(cpu_winograd.winograd_input(x, padding, lanes=lanes), v)  # same bits
     out = np.empty_like(expected_v)
-    assert cpu_winograd.winograd_input(x, padding, out=out) is out
+    assert cpu_winograd.winograd_input(x, padding, out=out, lanes=lanes) is out
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu_winograd.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
 
@@ -71,13 +75,39 @@ def test_transform_kernels_match_reference(dtype, case):
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     m = rng.standard_normal((16, 3, v.shape[2])).astype(dtype)
     bias = rng.standard_normal(3).astype(dtype)
-    expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
-    y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype), lanes=lanes)
+    y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype), lanes=lanes)
     close(y, expected_y, dtype)
-    assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y)), y)
+    assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y), lanes=lanes), y)
     if n > 1:
         with pytest.raises(ValueError, match="C-contiguous"):
             cpu_winograd.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
+
+
+@pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
+@pytest.mark.parametrize("lanes", [2, 4])
+def test_images_side_by_side_give_the_convolution(transforms, lanes):
+    """conv3x3 with lanes images side by side (5 images: the last group padded) equals
+    im2col's convolution (Conv2D in training mode) to 1e-12 in float64; in V, the
+    columns of the padded images are zeros, the columns of image 4 (group 1, lane 0 or
+    4 % lanes) are that image's tiles of the lanes=1 layout."""
+    rng = np.random.default_rng(9)
+    channels = 40            # more (group, channel) planes than the kernel's thread blocks:
+    x, padding = rng.standard_normal((5, channels, 7, 6)), (1, 0)   # a block's buffer is reused
+    layer = Conv2D(channels, 4, 3, padding=padding).astype(np.float64)
+    im2col = layer.forward(x)
+    out, buffers = np.empty_like(im2col), {}
+    winograd.conv3x3(x, layer.params["W"], layer.params["b"], padding, transforms, out,
+                     lambda key, shape, like: buffers.setdefault(key, np.empty(shape)),
+                     lanes=lanes)
+    assert np.abs(out - im2col).max() <= 1e-12 * np.abs(im2col).max()
+    v = transforms.winograd_input(x, padding, lanes=lanes)
+    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))
+    by_image = v.reshape(16, channels, -1, tiles, lanes)      # (16, C, group, tile, lane)
+    assert by_image.shape[2] == -(-5 // lanes)
+    assert not by_image[:, :, -1, :, 5 % lanes or lanes:].any()   # images 5 .. : zeros
+    rows = transforms.winograd_input(x, padding).reshape(16, channels, 5, tiles)
+    close(by_image[:, :, 4 // lanes, :, 4 % lanes], rows[:, :, 4], np.float64)
 
 
 def eval_and_train_outputs(layer, x):
@@ -141,11 +171,11 @@ def test_eval_conv_gradients(rng, padding):
     assert max(errors.values()) < 1e-6, errors
 
 
-def ran_winograd(conv, training=False, width=8):
+def ran_winograd(conv, training=False, width=8, batch=1):
     """Whether a forward of conv took the Winograd path (its buffers are the sign)."""
     conv.training = training
     conv._scratch.clear()
-    conv.forward(np.zeros((1, conv.in_channels, 8, width), np.float32))
+    conv.forward(np.zeros((batch, conv.in_channels, 8, width), np.float32))
     return "winograd_m" in conv._scratch
 
 
@@ -160,23 +190,29 @@ def test_when_winograd_is_used():
         assert not ran_winograd(other)
 
 
-def test_winograd_runs_on_rows_of_enough_tiles(monkeypatch):
-    """Winograd's transforms loop over a row of output tiles: it runs where a row holds at
-    least 1.5 vectors of them (12 tiles with 8 float32 lanes: the slides' conv2, 26
-    columns in, 24 out), not on the 14x14 crops of occlusion's cone (7 tiles with
-    padding 1, 6 without) nor a 7x7 map."""
+def test_when_winograd_pays(monkeypatch):
+    """From a batch that fills the float32 lanes on (8 with AVX, 4 without:
+    ``image_lanes``) the transforms put images side by side and Winograd runs on any
+    plane. A smaller batch loops over a row of output tiles: Winograd runs where a row
+    holds at least 1.5 vectors of them (12 tiles with 8 lanes: the slides' conv2, 26
+    columns in, 24 out), not on a 14x14 map (7 tiles with padding 1, 6 without) nor 7x7."""
     monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 1.5)
     assert winograd.min_tiles_per_row(8) == 12 and winograd.min_tiles_per_row(4) == 6
+    assert winograd.image_lanes(7, lanes=8) == 1 and winograd.image_lanes(8, lanes=8) == 8
+    assert winograd.image_lanes(3, lanes=4) == 1 and winograd.image_lanes(100, lanes=4) == 4
+    lanes = winograd.image_lanes(10 ** 6)
     weights, stride = (64, 32, 3, 3), (1, 1)
     fewest = winograd.min_tiles_per_row()
     for width, padding, tiles in ((26, 0, 12), (24, 1, 12), (23, 0, 11), (14, 1, 7),
                                   (14, 0, 6), (7, 1, 4)):
         assert winograd.winograd_tiles(width, width, (padding, padding))[1] == tiles
-        assert winograd.applies((8, 32, width, width), weights, stride, (padding,) * 2) \
-            == (tiles >= fewest)
-    assert winograd.applies((8, 32, 3, 26), weights, stride, (0, 0))     # rows count, not H
+        assert winograd.applies((lanes - 1, 32, width, width), weights, stride,
+                                (padding,) * 2) == (tiles >= fewest)
+        assert winograd.applies((lanes, 32, width, width), weights, stride, (padding,) * 2)
+    assert winograd.applies((1, 32, 3, 26), weights, stride, (0, 0))     # rows count, not H
     assert not winograd.applies((8, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
     assert ran_winograd(Conv2D(16, 8, 3), width=26) and not ran_winograd(Conv2D(16, 8, 3))
+    assert ran_winograd(Conv2D(16, 8, 3), batch=lanes)             # 6 columns, side by side
 
 
 def test_a_wrong_transform_is_caught():
@@ -197,7 +233,7 @@ def test_filter_transform_layout():
 
 
 @pytest.mark.parametrize("case", [((5, 1, 9, 8), 3, 1, 0), ((5, 3, 11, 7), 5, 2, 2),
-                                  ((5, 16, 6, 6), 3, 1, 1)],
+                                  ((3, 16, 6, 6), 3, 1, 1)],
                          ids=["one-channel", "5x5-stride2", "small-plane"])
 def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
     """Where Winograd does not run, eval mode builds the patch matrix a chunk of images

@@ -63,9 +63,11 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
     On the Numba path: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
-    ``winograd.MIN_CHANNELS`` input channels on planes wide enough for its transforms
-    (``winograd.min_tiles_per_row``); any other filter by im2col a chunk of images at a
-    time (im2col_chunks.py). The reference path and the GPU: None.
+    ``winograd.MIN_CHANNELS`` input channels, with ``winograd.image_lanes`` images side
+    by side in its transforms once the batch fills the float32 lanes, else on planes
+    wide enough for its row-wise transforms (``winograd.min_tiles_per_row``); any other
+    filter by im2col a chunk of images at a time (im2col_chunks.py). The reference path
+    and the GPU: None.
     """
     if is_gpu_array(x) or _reference_only.get():
         return None
@@ -75,5 +77,6 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     out = np.empty((n, weights.shape[0], reference.conv_output_size(h, kh, sh, ph),
                     reference.conv_output_size(w, kw, sw, pw)), dtype=x.dtype)
     if winograd.applies(x.shape, weights.shape, stride, padding):
-        return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)
+        return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch,
+                                lanes=winograd.image_lanes(n))
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)

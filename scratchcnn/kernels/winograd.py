@@ -29,12 +29,14 @@ from ..backend import array_module
 # threshold measured at run time would make the same model give different bits (in the
 # last digits of a lesson's output) from run to run.
 MIN_CHANNELS = 16
-# Output tiles per row from which Winograd runs, in float32 vectors of this machine's
-# compiled loops (``machine.float32_lanes``): the transforms loop over a row of tiles
-# (cpu_winograd.py), and a row shorter than 1.5 vectors runs mostly in the loop's scalar
-# remainder. With 8 lanes (AVX2) that is 12 tiles, an output of 23 or more columns:
-# there Winograd was as fast as im2col or faster, every time we measured; on 14x14 and
-# 7x7 planes (7 and 4 tiles) im2col was 1.2-1.4x faster on 2026-12-02 (BENCHMARKS.md).
+# Output tiles per row from which Winograd runs on a batch of fewer images than the
+# machine's float32 vector lanes (``machine.float32_lanes``; from that many images on,
+# the transforms put images side by side instead, ``image_lanes``). The row-wise
+# transforms loop over a row of tiles (cpu_winograd.py), and a row shorter than 1.5
+# vectors runs mostly in the loop's scalar remainder. With 8 lanes (AVX2) that is 12
+# tiles, an output of 23 or more columns: there Winograd was as fast as im2col or
+# faster, every time we measured; on 14x14 and 7x7 planes (7 and 4 tiles) im2col was
+# 1.2-1.4x faster on 2026-12-02 (BENCHMARKS.md).
 MIN_ROW_VECTORS = 1.5
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
@@ -70,7 +72,7 @@ def winograd_tiles(h, w, padding):
     return (h + 2 * ph - 1) // 2, (w + 2 * pw - 1) // 2
 
 
-def winograd_input(x, padding, out=None):
+def winograd_input(x, padding, out=None, lanes=1):
     """Input transform V = B^T d B of every 4x4 input tile d (NumPy; cpu_winograd.py
     has the Numba twin).
 
@@ -78,38 +80,49 @@ def winograd_input(x, padding, out=None):
     returns V: (16, C, N*TH*TW), V[4*xi + nu, c, (n, ty, tx)] = (B^T d B)[xi, nu] for
     the tile d = x_padded[n, c, 2*ty:2*ty + 4, 2*tx:2*tx + 4] ((TH, TW) from
     ``winograd_tiles``; zeros beyond the padded input); written into ``out`` if given.
+    lanes > 1: the images side by side, ``lanes`` at a time, as the Numba kernel lays
+    them out to fill its vectors: columns in (group, ty, tx, lane) order, image
+    n = group*lanes + lane, G = ceil(N / lanes) groups, images past N all zeros:
+    V: (16, C, G*lanes*TH*TW). The products M[k] = U[k] @ V[k] do not care about the
+    column order; ``winograd_output`` with the same lanes puts them back.
     """
     xp = array_module(x)
     (ph, pw), (n, c, h, w) = padding, x.shape
     th, tw = winograd_tiles(h, w, padding)
-    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    tiles = xp.empty((4, 4, n, c, th, tw), dtype=x.dtype)       # tiles[r, s] = d[r, s]
+    groups = -(-n // lanes)
+    padded = xp.zeros((groups * lanes, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    padded[:n, :, ph:ph + h, pw:pw + w] = x
+    tiles = xp.empty((4, 4, groups * lanes, c, th, tw), dtype=x.dtype)   # tiles[r, s] = d[r, s]
     for r in range(4):
         for s in range(4):
             tiles[r, s] = padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2]
     bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
     v = xp.einsum("ar,rsncyx,bs->abcnyx", bt, tiles, bt)         # B^T d B, every tile
-    v = v.reshape(16, c, n * th * tw)
+    v = v.reshape(16, c, groups, lanes, th, tw).transpose(0, 1, 2, 4, 5, 3)
+    v = v.reshape(16, c, groups * lanes * th * tw)
     if out is None:
         return xp.ascontiguousarray(v)
     out[...] = v
     return out
 
 
-def winograd_output(m, bias, out):
+def winograd_output(m, bias, out, lanes=1):
     """Output transform Y = A^T m A of every tile, plus the bias, into ``out`` (NumPy;
     cpu_winograd.py has the Numba twin).
 
     m: (16, O, N*TH*TW) (the 16 products M, tiles in (n, ty, tx) order); bias: (O,);
     out: (N, O, OH, OW) -> out, with out[n, o, 2*ty + i, 2*tx + j] = Y[i, j] + bias[o]
     (entries past OH or OW, from the last tiles of an odd size, are dropped).
+    lanes > 1: m's columns in (group, ty, tx, lane) order, as ``winograd_input`` with
+    the same lanes gives them: m (16, O, G*lanes*TH*TW), the images past N dropped.
     """
     xp = array_module(m)
     n, o, oh, ow = out.shape
     th, tw = (oh + 1) // 2, (ow + 1) // 2
+    groups = -(-n // lanes)
     at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
-    m = m.reshape(4, 4, o, n, th, tw)
+    m = m.reshape(4, 4, o, groups, th, tw, lanes).transpose(0, 1, 2, 3, 6, 4, 5)
+    m = m.reshape(4, 4, o, groups * lanes, th, tw)[:, :, :, :n]
     y = xp.einsum("ia,abonyx,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, 2, TW, 2)
     y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
     xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
@@ -125,12 +138,30 @@ def min_tiles_per_row(lanes=None):
     return int(MIN_ROW_VECTORS * lanes)
 
 
+def image_lanes(n, lanes=None):
+    """How many images the transforms put side by side for a batch of n: the machine's
+    float32 vector lanes (``lanes``, default machine.float32_lanes: 8 with AVX, 4
+    without) once the batch fills them, else 1 (tiles side by side, along a row).
+
+    Side by side, every loop of the transforms runs over TW*lanes numbers whatever the
+    plane's width. On 2026-12-02 (BENCHMARKS.md), 8 images side by side were faster than
+    the row-wise transforms on every plane measured (1.17x at 26x26, 1.3-1.5x at 14x14
+    and 4x4) and than im2col (1.1-1.4x). A batch that is not a multiple of the lanes is
+    padded with zero images: at most lanes - 1 images of wasted work per call."""
+    if lanes is None:
+        from ..machine import float32_lanes
+        lanes = float32_lanes()
+    return lanes if n >= lanes else 1
+
+
 def applies(x_shape, weights_shape, stride, padding):
     """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels, on
-    an input (N, C, H, W) whose output rows hold at least ``min_tiles_per_row()`` tiles."""
+    an input (N, C, H, W) of at least ``image_lanes`` images, or else one whose output
+    rows hold at least ``min_tiles_per_row()`` tiles."""
     return (tuple(weights_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and weights_shape[1] >= MIN_CHANNELS
-            and winograd_tiles(x_shape[2], x_shape[3], padding)[1] >= min_tiles_per_row())
+            and (image_lanes(x_shape[0]) > 1
+                 or winograd_tiles(x_shape[2], x_shape[3], padding)[1] >= min_tiles_per_row()))
 
 
 def filter_transform(weights):
@@ -146,15 +177,17 @@ def filter_transform(weights):
     return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, o, c)
 
 
-def conv3x3(x, weights, bias, padding, transforms, out, scratch):
+def conv3x3(x, weights, bias, padding, transforms, out, scratch, lanes=1):
     """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, via F(2x2, 3x3).
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw);
     transforms: a module with ``winograd_input`` / ``winograd_output`` (cpu_winograd,
     or this module for the NumPy versions);
     out: (N, O, H + 2*ph - 2, W + 2*pw - 2), written and returned;
-    scratch(key, shape, like): reused work buffers (``Layer.scratch``).
-    Images go through in chunks whose V and M stay in cache (``chunk_bytes``).
+    scratch(key, shape, like): reused work buffers (``Layer.scratch``);
+    lanes: images side by side in the transforms (see ``winograd_input``; ``image_lanes``).
+    Images go through in chunks whose V and M stay in cache (``chunk_bytes``), a
+    multiple of ``lanes`` images each.
     """
     xp = array_module(x)
     n, c, h, w = x.shape
@@ -162,15 +195,16 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     u = filter_transform(weights)                               # (16, O, C)
     th, tw = winograd_tiles(h, w, padding)
     per_image = th * tw                                         # tiles per image
-    chunk = max(1, min(n, chunk_bytes() // (16 * (c + o) * per_image * x.dtype.itemsize)))
+    fit = chunk_bytes() // (16 * (c + o) * per_image * x.dtype.itemsize)
+    chunk = max(lanes, min(-(-n // lanes) * lanes, fit // lanes * lanes))
     v_buffer = scratch("winograd_v", (16 * c * chunk * per_image,), x)
     m_buffer = scratch("winograd_m", (16 * o * chunk * per_image,), x)
     for start in range(0, n, chunk):
         images = x[start:start + chunk]
-        tiles = len(images) * per_image
+        tiles = -(-len(images) // lanes) * lanes * per_image    # columns, missing images too
         v = v_buffer[:16 * c * tiles].reshape(16, c, tiles)
         m = m_buffer[:16 * o * tiles].reshape(16, o, tiles)
-        transforms.winograd_input(images, padding, out=v)      # V = B^T d B
+        transforms.winograd_input(images, padding, out=v, lanes=lanes)     # V = B^T d B
         xp.matmul(u, v, out=m)                                  # M[k] = U[k] @ V[k]
-        transforms.winograd_output(m, bias, out[start:start + chunk])   # Y = A^T M A + b
+        transforms.winograd_output(m, bias, out[start:start + chunk], lanes=lanes)  # A^T M A + b
     return out

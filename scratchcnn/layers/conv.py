@@ -62,7 +62,8 @@ class Conv2D(_Convolution):
 
     In eval mode (no dL/dW will follow) the kernels may compute the same function
     by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(2x2, 3x3)
-    for 3x3, stride-1 filters on wide enough planes (kernels/winograd.py), otherwise
+    for 3x3, stride-1 filters on batches that fill the float32 lanes or on wide enough
+    planes (kernels/winograd.py), otherwise
     im2col a chunk of images at a time (kernels/im2col_chunks.py). ``use_winograd =
     False`` on a layer (or the class) always takes the plain im2col below.
     """
