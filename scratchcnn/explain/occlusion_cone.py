@@ -107,12 +107,6 @@ def needed_boxes(layers, corner, extent, axis):
     return boxes[::-1]
 
 
-def _gather(planes, top, left, height, width):
-    """planes (C, H, W), corners (B,) -> crops (B, C, height, width)."""
-    windows = np.lib.stride_tricks.sliding_window_view(planes, (height, width), axis=(1, 2))
-    return np.ascontiguousarray(windows[:, top, left].transpose(1, 0, 2, 3))
-
-
 def _unpadded(layer):
     """The same sliding window without padding (a Conv2D sharing its weights)."""
     if getattr(layer, "padding", (0, 0)) == (0, 0):
@@ -191,8 +185,8 @@ class Cone:
     the occluders' corners (B,); window: (wh, ww); baseline: the occluder's value.
     Everything that does not depend on the image is done here: the boxes of every map,
     the order of the occluders, the dense layer's weights laid out by map row, and the
-    band the changes are written into (its zeros are written once). ``logits(image)``
-    then does steps 3 and 4 of the module docstring.
+    band the changes are written into (its zeros are written once). ``logits(x)``
+    then does steps 3 and 4 of the module docstring for every image of x.
     """
 
     def __init__(self, model, plan, image_shape, top, left, window, baseline):
