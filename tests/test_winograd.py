@@ -200,6 +200,11 @@ def test_when_winograd_pays(monkeypatch):
     assert winograd.min_tiles_per_row(8) == 12 and winograd.min_tiles_per_row(4) == 6
     assert winograd.image_lanes(7, lanes=8) == 1 and winograd.image_lanes(8, lanes=8) == 8
     assert winograd.image_lanes(3, lanes=4) == 1 and winograd.image_lanes(100, lanes=4) == 4
+    # 16 lanes (AVX-512 as Zen 4 compiles it) only on rows of >= 8 tiles, else 8
+    assert winograd.image_lanes(256, tiles_per_row=12, lanes=16) == 16
+    assert winograd.image_lanes(256, tiles_per_row=6, lanes=16) == 8
+    assert winograd.image_lanes(12, tiles_per_row=12, lanes=16) == 8    # fills 8, not 16
+    assert winograd.image_lanes(7, tiles_per_row=12, lanes=16) == 1
     lanes = winograd.image_lanes(10 ** 6)
     weights, stride = (64, 32, 3, 3), (1, 1)
     fewest = winograd.min_tiles_per_row()
@@ -209,9 +214,11 @@ def test_when_winograd_pays(monkeypatch):
         assert winograd.applies((lanes - 1, 32, width, width), weights, stride,
                                 (padding,) * 2) == (tiles >= fewest)
         assert winograd.applies((lanes, 32, width, width), weights, stride, (padding,) * 2)
-    assert winograd.applies((1, 32, 3, 26), weights, stride, (0, 0))     # rows count, not H
+    wide = 2 * fewest + 2                # an unpadded input whose rows hold `fewest` tiles
+    assert winograd.applies((1, 32, 3, wide), weights, stride, (0, 0))   # rows count, not H
+    assert not winograd.applies((1, 32, wide, 3), weights, stride, (0, 0))
     assert not winograd.applies((8, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
-    assert ran_winograd(Conv2D(16, 8, 3), width=26) and not ran_winograd(Conv2D(16, 8, 3))
+    assert ran_winograd(Conv2D(16, 8, 3), width=wide) and not ran_winograd(Conv2D(16, 8, 3))
     assert ran_winograd(Conv2D(16, 8, 3), batch=lanes)             # 6 columns, side by side
 
 

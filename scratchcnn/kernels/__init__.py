@@ -77,6 +77,7 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     out = np.empty((n, weights.shape[0], reference.conv_output_size(h, kh, sh, ph),
                     reference.conv_output_size(w, kw, sw, pw)), dtype=x.dtype)
     if winograd.applies(x.shape, weights.shape, stride, padding):
+        tiles_per_row = winograd.winograd_tiles(h, w, padding)[1]
         return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch,
-                                lanes=winograd.image_lanes(n))
+                                lanes=winograd.image_lanes(n, tiles_per_row))
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)

@@ -38,6 +38,10 @@ MIN_CHANNELS = 16
 # faster, every time we measured; on 14x14 and 7x7 planes (7 and 4 tiles) im2col was
 # 1.2-1.4x faster on 2026-12-02 (BENCHMARKS.md).
 MIN_ROW_VECTORS = 1.5
+# Images side by side beyond one 256-bit vector of float32 (AVX-512 as compiled for AMD
+# Zen 4: 16) only on output rows of at least WIDE_ROW_TILES tiles (``image_lanes``).
+NARROW_LANES = 8
+WIDE_ROW_TILES = 8
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
 
@@ -138,19 +142,25 @@ def min_tiles_per_row(lanes=None):
     return int(MIN_ROW_VECTORS * lanes)
 
 
-def image_lanes(n, lanes=None):
-    """How many images the transforms put side by side for a batch of n: the machine's
-    float32 vector lanes (``lanes``, default machine.float32_lanes: 8 with AVX, 4
-    without) once the batch fills them, else 1 (tiles side by side, along a row).
+def image_lanes(n, tiles_per_row=None, lanes=None):
+    """How many images the transforms put side by side for a batch of n whose output
+    rows hold ``tiles_per_row`` tiles: the machine's float32 vector lanes (``lanes``,
+    default machine.float32_lanes: 16 where the compiler uses AVX-512's vectors, 8 with
+    AVX, 4 without) once the batch fills them, else 1 (tiles side by side, along a row).
 
     Side by side, every loop of the transforms runs over TW*lanes numbers whatever the
-    plane's width. On 2026-12-02 (BENCHMARKS.md), 8 images side by side were faster than
-    the row-wise transforms on every plane measured (1.17x at 26x26, 1.3-1.5x at 14x14
-    and 4x4) and than im2col (1.1-1.4x). A batch that is not a multiple of the lanes is
-    padded with zero images: at most lanes - 1 images of wasted work per call."""
+    plane's width. On 2026-12-02 (BENCHMARKS.md, Zen 3), 8 images side by side were
+    faster than the row-wise transforms on every plane measured (1.17x at 26x26, 1.3-1.5x
+    at 14x14 and 4x4) and than im2col (1.1-1.4x). Wider than ``NARROW_LANES`` (16 on Zen
+    4) pays only on rows of at least ``WIDE_ROW_TILES`` tiles (1.05-1.24x faster than 8
+    there, 0.94-1.0x on rows of 4-6 tiles; 2026-12-04, Zen 4): narrower rows, and batches
+    of fewer images than the lanes, take NARROW_LANES. A batch that is not a multiple of
+    the lanes is padded with zero images: at most lanes - 1 images of wasted work per call."""
     if lanes is None:
         from ..machine import float32_lanes
         lanes = float32_lanes()
+    if lanes > NARROW_LANES and (n < lanes or (tiles_per_row or 0) < WIDE_ROW_TILES):
+        lanes = NARROW_LANES
     return lanes if n >= lanes else 1
 
 
@@ -158,10 +168,11 @@ def applies(x_shape, weights_shape, stride, padding):
     """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels, on
     an input (N, C, H, W) of at least ``image_lanes`` images, or else one whose output
     rows hold at least ``min_tiles_per_row()`` tiles."""
+    tiles_per_row = winograd_tiles(x_shape[2], x_shape[3], padding)[1]
     return (tuple(weights_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and weights_shape[1] >= MIN_CHANNELS
-            and (image_lanes(x_shape[0]) > 1
-                 or winograd_tiles(x_shape[2], x_shape[3], padding)[1] >= min_tiles_per_row()))
+            and (image_lanes(x_shape[0], tiles_per_row) > 1
+                 or tiles_per_row >= min_tiles_per_row()))
 
 
 def filter_transform(weights):
