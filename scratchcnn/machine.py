@@ -109,7 +109,8 @@ def compiled_float32_lanes():
     None where that cannot be read (not x86, or no listing).
 
     The CPU's flags alone do not say it: on AVX-512 parts LLVM picks 256- or 512-bit
-    vectors by CPU model (512 on AMD Zen 4, 256 on Intel's Skylake-SP and later)."""
+    vectors by CPU model (512 for AMD Zen 4, measured here; its tuning prefers 256 on
+    many of Intel's AVX-512 parts)."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
         return None
     try:
@@ -126,7 +127,7 @@ def float32_lanes(info=None):
     """float32 numbers in one vector of Numba's compiled loops.
 
     This machine (info None): what the compiler uses (``compiled_float32_lanes``: 16
-    on AMD Zen 4, 8 on AVX2 parts and on Intel's AVX-512 parts), else the flags' rule.
+    on AMD Zen 4, 8 on AVX2 parts), else the flags' rule.
     The flags' rule (``info`` given, or no assembly to read): 8 where the CPU has AVX
     (LLVM's vectors on AVX and AVX2, and on most AVX-512 parts), else 4 (SSE, NEON)."""
     if info is None:
