@@ -1,6 +1,7 @@
-import pytest
 """machine.py reads /proc/cpuinfo and the sysfs caches; winograd.chunk_bytes follows
 the last-level cache. Checked on made-up files whose answers are known."""
+import pytest
+
 from scratchcnn import machine
 from scratchcnn.kernels import winograd
 
