@@ -11,7 +11,11 @@ influence*); every other output equals the unoccluded image's. So, per occluder:
    input rows [o*s - p, (o + n - 1)*s - p + k) (``needed_boxes``);
 3. crop the input to that box, paste the occluder, and run the layers on the crops
    (each convolution without its padding; zeros put where the padding would be),
-   which gives the exact values of the last feature map on the changed box;
+   which gives the exact values of the last feature map on the changed box. Where the
+   network starts with convolution, pointwise layers, convolution (both of stride 1),
+   the layers up to the second convolution are replaced by a table of the occluder's
+   cases (occlusion_cases.py): the second convolution's values on its box, from far fewer
+   operations (3.7x fewer multiply-adds on the slides' model, 7x7 occluders);
 4. at the first dense layer only the change matters:
 
        W (a + delta) + b = (W a + b) + W[:, box] delta[box]
@@ -39,6 +43,7 @@ from ..kernels import kernels_for
 from ..kernels.reference import conv_output_size
 from ..layers import Conv2D, Linear
 from ..layers.base import input_checked_for_nan
+from .occlusion_cases import axis_cases, axis_plan, case_tables, cases_split
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
 POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")
@@ -208,9 +213,14 @@ class Cone:
                       for axis, (corner, extent) in enumerate(last_box))
         self.rows, self.cols = rows, cols
         self.boxes = list(_runs(self.box_top * self.sizes[-1][1] + self.box_left))
-        self.crops = _crop_plan(image_shape, rows[0][0], cols[0][0], (rows[0][1], cols[0][1]),
-                                self.top, self.left, window)
-        self.steps = self._steps(layers)
+        self.layers, self.split = layers, cases_split(layers)
+        if self.split is None:                   # 3. on crops of the input
+            self.crops = _crop_plan(image_shape, rows[0][0], cols[0][0],
+                                    (rows[0][1], cols[0][1]), self.top, self.left, window)
+            self.steps = self._steps(layers)
+        else:                                    # 3. from B's output on (occlusion_cases.py)
+            self.case_plans = self._case_plans(layers[0], layers[self.split])
+            self.steps = self._steps(layers, start=self.split + 1)
         if self.head == "flatten":
             weights = model[self.dense].params["W"]
             h, w = self.sizes[-1]
@@ -220,12 +230,23 @@ class Cone:
             self.band = np.zeros((len(top), self.bh, k, w), dtype=weights.dtype)
             self.top_runs = list(_runs(self.box_top))
 
-    def _steps(self, layers):
+    def _case_plans(self, first, second):
+        """For occlusion_cases.py: which table rows each occluder's box of B's output reads,
+        along the rows and along the columns (``axis_plan``)."""
+        b_map = self.split + 1                   # B's output: map split + 1
+        return [axis_plan(box[b_map][0], box[b_map][1], corner, self.window[axis],
+                          (first.kernel_size[axis], first.padding[axis]),
+                          (second.kernel_size[axis], second.padding[axis]),
+                          (self.sizes[1][axis], self.sizes[b_map][axis]))
+                for axis, (box, corner) in enumerate(((self.rows, self.top),
+                                                      (self.cols, self.left)))]
+
+    def _steps(self, layers, start=0):
         """(index of the map the layer reads if the layer pads it, else None; the layer
-        without padding) in the order they run. A non-decreasing pointwise layer right
-        before a max pool runs after it instead: the same values, on the pool's 4x smaller
-        output."""
-        steps, i = [], 0
+        without padding) in the order they run, from layers[start] on. A non-decreasing
+        pointwise layer right before a max pool runs after it instead: the same values, on
+        the pool's 4x smaller output."""
+        steps, i = [], start
         while i < len(layers):
             layer = layers[i]
             if (i + 1 < len(layers) and _commutes_with_max(layer)
@@ -250,15 +271,24 @@ class Cone:
             model.forward(images)                          # checks x, NaN included
             last_maps = model.outputs[spatial[-1]].copy()  # (n, K, H, W), the unoccluded ...
             bases = model.outputs[base_node].copy()        # ... and the head's input
-            for image, last, base in zip(images, last_maps, bases):
-                yield self._logits(image, last, base)
+            if self.split is None:
+                b_maps = [None] * len(images)
+            else:                                          # ... and B's input and output
+                b_maps = zip(model.outputs[spatial[self.split - 1]].copy(),
+                             model.outputs[spatial[self.split]].copy())
+            for image, last, base, b_map in zip(images, last_maps, bases, b_maps):
+                yield self._logits(image, last, base, b_map)
 
-    def _logits(self, image, last, base):
-        """One image (C, H, W), its unoccluded last map (K, H', W') and the unoccluded
-        output of the pooling (GAP) or first dense node -> logits (B, K)."""
+    def _logits(self, image, last, base, b_maps=None):
+        """One image (C, H, W), its unoccluded last map (K, H', W'), the unoccluded output
+        of the pooling (GAP) or first dense node, and (where occlusion_cases.py applies)
+        the unoccluded input and output of convolution B -> logits (B, K)."""
         rows, cols = self.rows, self.cols
-        # 3. the layers on the crops
-        values = _occluded_crops(image, self.crops, self.baseline)
+        # 3. the layers on the crops, or from B's output by the cases' table
+        if self.split is None:
+            values = _occluded_crops(image, self.crops, self.baseline)
+        else:
+            values = self._case_values(image, *b_maps)
         with input_checked_for_nan():              # the image was checked by the forward
             for padded_map, layer in self.steps:
                 if padded_map is not None:         # zeros where the padding would be
@@ -282,6 +312,19 @@ class Cone:
         logits = np.empty_like(result)
         logits[self.order] = result                        # back to the corners' order
         return logits
+
+    def _case_values(self, image, b_input, b_output):
+        """B's output (B, O, bh, bw) on each occluder's box, by occlusion_cases.py: the
+        table of the cases for this image, then each box's sums of its rows."""
+        layers, split = self.layers, self.split
+        table = case_tables(layers[0], layers[1:split], layers[split], image, b_input,
+                            self.window, self.baseline)
+        b_map = split + 1
+        values = np.empty((len(self.top), len(b_output), self.rows[b_map][1],
+                           self.cols[b_map][1]), dtype=table.dtype)
+        column_cases = len(axis_cases(layers[0].kernel_size[1], self.window[1])[0])
+        return kernels_for(table).occluder_case_sums(table, b_output, *self.case_plans,
+                                                     column_cases, self.sizes[1][1], values)
 
     def _dense_change(self, values, last):
         """W[:, box] delta[box] for every occluder, delta = values (B, K, bh, bw) minus the

@@ -399,3 +399,49 @@ def subtract_into_band(values, maps, top, left, band):
     top, left (B,) -> band (B, bh, K, W), written on each box."""
     return _subtract_into_band(values, maps, top.astype(np.int64), left.astype(np.int64),
                                band)
+
+
+@njit(cache=True, parallel=True)
+def _occluder_case_sums(table, maps_by_pixel, row_case, row_position, row_q, col_case,
+                        col_position, col_q, column_cases, width, out):
+    n, o, bh, bw = out.shape
+    kh, kw = row_case.shape[2], col_case.shape[2]
+    for k in prange(n):                       # thread owns occluder k's box
+        box = np.zeros((bh, bw, o), table.dtype)      # 0 outside B's output
+        for i in range(bh):
+            for j in range(bw):
+                qr, qc = row_q[k, i], col_q[k, j]
+                if qr < 0 or qc < 0:          # outside B's output
+                    continue
+                acc = box[i, j]               # a view: the channels of one pixel
+                for ch in range(o):
+                    acc[ch] = maps_by_pixel[qr, qc, ch]
+                for a in range(kh):
+                    r_case = row_case[k, i, a]
+                    if r_case < 0:
+                        continue
+                    for b in range(kw):
+                        c_case = col_case[k, j, b]
+                        if c_case < 0:
+                            continue
+                        case = r_case * column_cases + c_case
+                        position = row_position[k, i, a] * width + col_position[k, j, b]
+                        tap = a * kw + b
+                        for ch in range(o):
+                            acc[ch] += table[case, position, tap, ch]
+        for ch in range(o):                   # (bh, bw, O) -> out[k]: (O, bh, bw)
+            for i in range(bh):
+                for j in range(bw):
+                    out[k, ch, i, j] = box[i, j, ch]
+    return out
+
+
+def occluder_case_sums(table, maps, rows, cols, column_cases, width, out):
+    """See ``reference.occluder_case_sums``. table (cases, H_A*W_A, taps, O), maps (O, H_B,
+    W_B), rows / cols (case, position, q) -> out (N, O, bh, bw)."""
+    (row_case, row_position, row_q), (col_case, col_position, col_q) = (
+        [np.ascontiguousarray(a, dtype=np.int64) for a in axis] for axis in (rows, cols))
+    maps_by_pixel = np.ascontiguousarray(maps.transpose(1, 2, 0))        # (H_B, W_B, O)
+    return _occluder_case_sums(np.ascontiguousarray(table), maps_by_pixel,
+                               row_case, row_position, row_q, col_case, col_position, col_q,
+                               int(column_cases), int(width), out)

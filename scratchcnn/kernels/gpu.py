@@ -19,7 +19,7 @@ from . import gpu_sources
 from .reference import (avgpool_backward, avgpool_forward, batchnorm_backward_sums,  # noqa: F401
                         batchnorm_forward, batchnorm_input_grad, batchnorm_statistics,
                         columns_to_nchw, conv_output_size, gather_at_switches, nchw_to_columns,
-                        relu_forward, subtract_into_band)
+                        occluder_case_sums, relu_forward, subtract_into_band)
 
 # The CUDA sources live in gpu_sources.py (no CuPy there), so that a machine without
 # a GPU can compile-check them: tests/test_gpu_compile.py.

@@ -242,3 +242,38 @@ def subtract_into_band(values, maps, top, left, band):
         change = values[b] - maps[:, t:t + bh, l:l + bw]               # (K, bh, bw)
         band[b, :, :, l:l + bw] = change.transpose(1, 0, 2)
     return band
+
+
+
+def occluder_case_sums(table, maps, rows, cols, column_cases, width, out):
+    """Each occluder's values of a convolution B's output on its box, from the table of
+    the occluder's cases (explain/occlusion_cases.py, eq. (*)):
+
+        out[n, :, i, j] = maps[:, qr, qc] + sum over taps (a, b) of table[case, position, a*kw + b]
+
+    with (qr, qc) = (rows' q[n, i], cols' q[n, j]), case = rows' case[n, i, a] *
+    column_cases + cols' case[n, j, b], position = rows' position[n, i, a] * width + cols'
+    position[n, j, b]. A tap adds nothing where either case is -1; out is 0 where either
+    q is -1 (outside B's output).
+
+    table: (cases, H_A * W_A, kh * kw, O); maps: B's unoccluded output (O, H_B, W_B);
+    rows, cols: (case (N, bh or bw, kh or kw), position (same shape), q (N, bh or bw)),
+    from ``occlusion_cases.axis_plan``; column_cases: the number of column cases; width:
+    W_A; out: (N, O, bh, bw). returns out.
+    (The cone runs on the CPU; gpu.py imports this NumPy version, which CuPy also runs.)
+    """
+    (row_case, row_position, row_q), (col_case, col_position, col_q) = rows, cols
+    kw = col_case.shape[2]
+    inside = (row_q >= 0)[:, :, None] & (col_q >= 0)[:, None, :]             # (N, bh, bw)
+    values = maps[:, np.maximum(row_q, 0)[:, :, None], np.maximum(col_q, 0)[:, None, :]]
+    values = values.transpose(1, 2, 3, 0) * inside[..., None]                # (N, bh, bw, O)
+    for a in range(row_case.shape[2]):
+        for b in range(kw):
+            r_case, c_case = row_case[:, :, a, None], col_case[:, None, :, b]
+            reached = (r_case >= 0) & (c_case >= 0) & inside                  # (N, bh, bw)
+            case = np.where(reached, r_case * column_cases + c_case, 0)
+            position = np.where(reached, row_position[:, :, a, None] * width
+                                + col_position[:, None, :, b], 0)
+            values += np.where(reached[..., None], table[case, position, a * kw + b], 0)
+    out[...] = values.transpose(0, 3, 1, 2)
+    return out
