@@ -18,9 +18,8 @@ from far fewer operations, because an occluder is a constant box.
        v = baseline (every channel) on the covered taps, x_padded[:, r + a, c + a'] elsewhere
 
    and the change it makes to B's input: D_case = f(z_case) - f(z).
-3. **B is linear** (Lavin & Gray's "sum over input channels" aside, just the definition):
-   on an occluded image, B's output at q is the unoccluded one plus B applied to the
-   change, and the change at each of q's taps is one of the D_case:
+3. **B is linear**: on an occluded image, B's output at q is the unoccluded one plus B
+   applied to the change, and the change at each of q's taps is one of the D_case:
 
        z_B(q; o) = z_B(q) + sum over taps t of W_B[t] D_case(q - p_B + t)            (*)
 
@@ -29,8 +28,9 @@ from far fewer operations, because an occluder is a constant box.
    every case, position and tap: the table T[case, position, tap] = W_B[t] D_case(position),
    (cases * H_A * W_A, C) @ (C, taps * O): 0.6 GFLOP on the slides' model, against 2.6
    for B on the 484 crops of 7x7 occluders.
-4. Each occluder's values of z_B on its box are then z_B plus at most taps rows of T
-   (``kernels.occluder_case_sums``), and the cone goes on from B's output as before.
+4. Each occluder's values of z_B on its box are then z_B plus at most kh_B * kw_B rows
+   of T per value (``kernels.occluder_case_sums``), and the cone goes on from B's output
+   as before.
 
 The result is the same function as the crops (and as one full forward per occluder), up
 to rounding: (*) adds the change to z_B instead of recomputing the sum.
@@ -39,7 +39,7 @@ import numpy as np
 
 from ..layers.base import input_checked_for_nan
 
-POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")
+POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")  # also the cone's
 
 
 def cases_split(layers):

@@ -43,10 +43,9 @@ from ..kernels import kernels_for
 from ..kernels.reference import conv_output_size
 from ..layers import Conv2D, Linear
 from ..layers.base import input_checked_for_nan
-from .occlusion_cases import axis_cases, axis_plan, case_tables, cases_split
+from .occlusion_cases import POINTWISE_LAYERS, axis_cases, axis_plan, case_tables, cases_split
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
-POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")
 
 
 def cone_plan(model):
