@@ -7,7 +7,8 @@
 All three modules expose the same functions with the same signatures:
 ``im2col, col2im, maxpool_forward, max_unpool, gather_at_switches, avgpool_forward,
 avgpool_backward, relu_forward, columns_to_nchw, nchw_to_columns, batchnorm_statistics,
-batchnorm_forward, batchnorm_backward_sums, batchnorm_input_grad``.
+batchnorm_forward, batchnorm_backward_sums, batchnorm_input_grad``, and the occlusion
+cone's ``subtract_into_band, occluder_case_sums`` (on the GPU their NumPy versions).
 
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
 F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of

@@ -244,7 +244,6 @@ def subtract_into_band(values, maps, top, left, band):
     return band
 
 
-
 def occluder_case_sums(table, maps, rows, cols, column_cases, width, out):
     """Each occluder's values of a convolution B's output on its box, from the table of
     the occluder's cases (explain/occlusion_cases.py, eq. (*)):
