@@ -8,8 +8,9 @@
   and LeakyReLU between A and B; an occluder narrower than the filter included.
 * ``occluder_case_sums``: the Numba kernel equals its NumPy twin (the same bits), and
   the twin equals a loop written out here, boxes reaching past B's output included.
-* Which networks take the table (the cone then equals one full forward per occluder:
-  test_explain_occlusion.py), and a negative control: cases shifted by one are caught.
+* Which networks take the table, and from how many occluders on (``table_pays``); the
+  cone then equals one full forward per occluder (test_explain_occlusion.py). A
+  negative control: cases shifted by one are caught.
 """
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ import scratchcnn as sc
 from scratchcnn.explain import occlusion_cases as cases
 from scratchcnn.explain.occlusion import occlusion
 from scratchcnn.explain.occlusion_cases import axis_cases, axis_plan, case_tables, cases_split
-from scratchcnn.explain.occlusion_cone import cone_plan
+from scratchcnn.explain import occlusion_cone
+from scratchcnn.explain.occlusion_cone import Cone, cone_plan
 from scratchcnn.kernels import cpu, reference
 
 
@@ -151,9 +153,29 @@ def test_which_networks_take_the_table():
     assert cases_split(layers(strided)) is None                         # A of stride 2
 
 
+def test_when_the_table_pays():
+    """The slides' model: 25 cases of a 26x26 map of 32 channels, 64 x 32 x 3 x 3 filters
+    B, boxes of 12x12: table 25 * 676 * 32 * 9 * 64 = 311,500,800 multiply-adds, plus
+    8 * 9 * 64 per box pixel, against 64 * 32 * 9 per box pixel on the crops: the table
+    pays from 311,500,800 / (144 * 9 * 64 * 24) = 156.5 occluders on. So 7x7 occluders at
+    stride 1 (484) take the table, at stride 2 (121) the crops."""
+    conv_b = sc.zoo.slides_mnist_model()["conv2"]
+    assert not cases.table_pays(conv_b, 25, (26, 26), 156, (12, 12))
+    assert cases.table_pays(conv_b, 25, (26, 26), 157, (12, 12))
+    model = sc.zoo.slides_mnist_model()
+    plan = cone_plan(model)
+    for stride, split in ((1, 2), (2, None)):
+        corners = np.arange(0, 22, stride)
+        cone = Cone(model, plan, (1, 28, 28), np.repeat(corners, len(corners)),
+                    np.tile(corners, len(corners)), (7, 7), 0.0)
+        assert cone.split == split, stride
+
+
 def test_shifted_cases_are_caught(monkeypatch):
     """Negative control: the same table with every offset given the next offset's case
-    (the last keeps its own) no longer gives one full forward per occluder."""
+    (the last keeps its own) no longer gives one full forward per occluder. (This small
+    network would take the crops; the table is forced.)"""
+    monkeypatch.setattr(occlusion_cone, "table_pays", lambda *args: True)
     model = two_conv_net()
     x = np.random.default_rng(2).standard_normal((1, 2, 9, 10))
     full = occlusion(model, x, 1, (4, 3), (1, 2), 0.3, "score", method="full")

@@ -33,13 +33,23 @@ from far fewer operations, because an occluder is a constant box.
    as before.
 
 The result is the same function as the crops (and as one full forward per occluder), up
-to rounding: (*) adds the change to z_B instead of recomputing the sum.
+to rounding: (*) adds the change to z_B instead of recomputing the sum. The table costs
+the same for 4 occluders as for 484, the crops cost in proportion to the occluders:
+``table_pays`` says which is cheaper.
 """
 import numpy as np
 
 from ..layers.base import input_checked_for_nan
 
 POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")  # also the cone's
+# One addition of the sums (a table row read from memory) costs about as much as this
+# many multiply-adds of a matrix product. Measured on 2026-12-04 (BENCHMARKS.md, Zen 4),
+# the slides' model, 7x7 occluders at stride 1: the sums' 40 M additions took 4.7 ms,
+# the table 4.5 (its product's 311 M multiply-adds 3.8), B on the 484 crops 19 (1.28 G
+# multiply-adds). In time, the two break even at 152 occluders; with SUM_COST = 8 the
+# rule below puts it at 156. Measured: crops faster at 121 occluders (stride 2, by
+# 1.3 ms per image), the table at 484 (by 11 ms).
+SUM_COST = 8
 
 
 def cases_split(layers):
@@ -54,6 +64,23 @@ def cases_split(layers):
         if kind not in POINTWISE_LAYERS:
             return j if stride_one_conv(layers[j]) else None
     return None
+
+
+def table_pays(second, cases, a_size, occluders, box):
+    """Whether the table is cheaper than running convolution B on the crops, counting
+    multiply-adds (the sums' additions at SUM_COST each):
+
+        cases * H_A * W_A * C * taps + SUM_COST * N * bh * bw * taps * O   (table, sums)
+          <  N * bh * bw * O * C * taps                                      (B on crops)
+
+    second: convolution B, (O, C, kh, kw) weights; cases: the number of cases; a_size:
+    (H_A, W_A), A's output; occluders: N; box: (bh, bw), each occluder's box of B's
+    output. (Both sides hold taps; the crops' first convolution is left out: it is
+    smaller than B, and leaving it out only favours the crops.)"""
+    outputs, channels, kh, kw = second.params["W"].shape
+    taps, pixels = kh * kw, occluders * box[0] * box[1]
+    table = cases * a_size[0] * a_size[1] * channels * taps * outputs
+    return table + SUM_COST * pixels * taps * outputs < pixels * outputs * channels * taps
 
 
 def axis_cases(kernel, window):

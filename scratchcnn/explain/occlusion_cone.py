@@ -14,8 +14,9 @@ influence*); every other output equals the unoccluded image's. So, per occluder:
    which gives the exact values of the last feature map on the changed box. Where the
    network starts with convolution, pointwise layers, convolution (both of stride 1),
    the layers up to the second convolution are replaced by a table of the occluder's
-   cases (occlusion_cases.py): the second convolution's values on its box, from far fewer
-   operations (3.7x fewer multiply-adds on the slides' model, 7x7 occluders);
+   cases (occlusion_cases.py) wherever that costs less: the second convolution's values
+   on its box, from far fewer operations when there are many occluders (3.7x fewer
+   multiply-adds on the slides' model, 7x7 occluders at stride 1);
 4. at the first dense layer only the change matters:
 
        W (a + delta) + b = (W a + b) + W[:, box] delta[box]
@@ -43,7 +44,8 @@ from ..kernels import kernels_for
 from ..kernels.reference import conv_output_size
 from ..layers import Conv2D, Linear
 from ..layers.base import input_checked_for_nan
-from .occlusion_cases import POINTWISE_LAYERS, axis_cases, axis_plan, case_tables, cases_split
+from .occlusion_cases import (POINTWISE_LAYERS, axis_cases, axis_plan, case_tables,
+                              cases_split, table_pays)
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
 
@@ -213,6 +215,12 @@ class Cone:
         self.rows, self.cols = rows, cols
         self.boxes = list(_runs(self.box_top * self.sizes[-1][1] + self.box_left))
         self.layers, self.split = layers, cases_split(layers)
+        if self.split is not None:               # the table, where it costs less
+            (kh, kw), b_map = layers[0].kernel_size, self.split + 1
+            cases = len(axis_cases(kh, window[0])[0]) * len(axis_cases(kw, window[1])[0])
+            if not table_pays(layers[self.split], cases, self.sizes[1], len(top),
+                              (rows[b_map][1], cols[b_map][1])):
+                self.split = None
         if self.split is None:                   # 3. on crops of the input
             self.crops = _crop_plan(image_shape, rows[0][0], cols[0][0],
                                     (rows[0][1], cols[0][1]), self.top, self.left, window)
