@@ -27,9 +27,10 @@ What you will learn
     so ``occlusion(..., method="cone")`` computes the same map for a fraction of the
     work of ``method="full"``. One more saving: the occluder is a constant square, so
     a first-layer output it changes can take only a few values, one per way the square
-    covers its 3 x 3 input (25 ways for a 7 x 7 square); the second convolution's change
-    is then a sum of rows of one precomputed table (scratchcnn/explain/
-    occlusion_cases.py). The lesson measures both methods, and their difference.
+    covers its 3 x 3 input (25 ways for a 7 x 7 square); where there are enough
+    occluders to pay for it, the second convolution's change is then a sum of rows of one
+    precomputed table (scratchcnn/explain/occlusion_cases.py). The lesson measures both
+    methods, and their difference.
 The baseline is 0: on MNIST that is the black background, so the occluder erases
 strokes and adds nothing new. (Zeiler & Fergus's grey square is the ImageNet mean; on
 MNIST a grey square would draw a new blob that the network never saw in training.)

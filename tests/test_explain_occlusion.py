@@ -106,20 +106,23 @@ def batchnorm_then_pool_net():
 
 
 @pytest.mark.parametrize("reference", [False, True], ids=["numba", "reference"])
-@pytest.mark.parametrize("case", ["slides", "gap", "strided", "batchnorm_pool", "two_conv"])
+@pytest.mark.parametrize("case", ["slides", "slides_crops", "gap", "strided", "batchnorm_pool",
+                                  "two_conv"])
 def test_the_cone_of_influence_equals_full_forward_passes(reference, case, monkeypatch):
     """method="cone" recomputes only what each occluder changes; it must give the numbers
     of one full forward per occluder (float64: 1e-10 relative), on the Numba and on the
     reference kernels, with padding, strides, pooling, batch norm, Flatten and GAP heads.
     The slides' model and two_conv_net take the table of the occluder's cases
     (occlusion_cases.py; the second with a window narrower than its first filter; forced
-    here: with this few occluders the crops cost less), the others the crops."""
-    monkeypatch.setattr(occlusion_cone, "table_pays", lambda *args: True)
+    here: with this few occluders the crops cost less; "slides_crops" leaves the choice to
+    ``table_pays``, which takes the crops), the others the crops."""
+    if case != "slides_crops":
+        monkeypatch.setattr(occlusion_cone, "table_pays", lambda *args: True)
     rng = np.random.default_rng(3)
     if case == "two_conv":
         model, x, window, stride = two_conv_net(), rng.standard_normal((2, 2, 9, 10)), \
             (2, 4), (1, 2)
-    elif case == "slides":
+    elif case in ("slides", "slides_crops"):
         model, x, window, stride = sc.zoo.slides_mnist_model().astype(np.float64), \
             rng.random((1, 1, 28, 28)), (7, 7), (4, 5)
     elif case == "gap":
