@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval path.
+"""Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval and training paths.
 
 * The matrices B^T, G, A^T give a 3x3 correlation of one 4x4 tile exactly.
 * cpu_winograd.winograd_input / winograd_output equal their NumPy twins (winograd.py) (float64 to 1e-12
@@ -16,6 +16,11 @@
   (lanes 2 and 4, a padded last group) it gives im2col's convolution.
 * Elsewhere eval mode runs im2col a chunk of images at a time: the whole-batch output
   to 1e-12 in float64, a partial last chunk included.
+* Training by Winograd: the adjoints of the three transforms pass the dot-product test
+  <T a, b> = <a, T* b> (1e-12; a wrong adjoint fails it), their Numba twins equal the
+  NumPy ones, and a training step (forward, dL/dx, dL/dW, dL/db, in chunks) equals
+  im2col's to 1e-12 in float64 and passes the finite-difference check. It runs where the
+  batch fills the lanes and the rows hold WIDE_ROW_TILES tiles.
 """
 import numpy as np
 import pytest
@@ -111,14 +116,16 @@ def test_images_side_by_side_give_the_convolution(transforms, lanes):
 
 
 def eval_and_train_outputs(layer, x):
-    """(eval-mode output, training-mode output); the first must have run Winograd
-    (its buffers are there), the second im2col (its patch matrix is kept)."""
+    """(eval-mode output, training-mode output by im2col); the first must have run
+    Winograd (its buffers are there), the second im2col (its patch matrix is kept; a
+    training batch that fills the lanes would take Winograd too, so it is turned off)."""
     layer.training = False
     layer._scratch.clear()
     fast = layer.forward(x)
     assert "winograd_m" in layer._scratch, "the eval forward did not take the Winograd path"
-    layer.training = True
+    layer.training, layer.use_winograd = True, False
     im2col = layer.forward(x)
+    layer.use_winograd = True
     assert layer.cols is not None
     return fast, im2col
 
@@ -182,7 +189,7 @@ def ran_winograd(conv, training=False, width=8, batch=1):
 def test_when_winograd_is_used():
     assert ran_winograd(Conv2D(16, 8, 3))
     assert ran_winograd(Conv2D(16, 8, 3, padding=1))
-    assert not ran_winograd(Conv2D(16, 8, 3), training=True)     # training: dW needs cols
+    assert not ran_winograd(Conv2D(16, 8, 3), training=True)     # training, 1 image: im2col
     conv = Conv2D(16, 8, 3)
     conv.use_winograd = False
     assert not ran_winograd(conv)
@@ -264,3 +271,136 @@ def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
         layer.training = False
         layer.forward(x)
         assert layer.cols is not None
+
+
+@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
+@pytest.mark.parametrize("case", CASES[1:], ids=lambda c: f"{c[0]}p{c[1]}")
+def test_adjoints_by_the_dot_product(monkeypatch, case, lanes):
+    """The definition of an adjoint: <T a, b> = <a, T* b> for every a, b. Checked on
+    random a, b (float64, 1e-12 relative) for the input, output and filter transforms
+    against winograd_input_adjoint, winograd_output_adjoint, filter_transform_adjoint.
+    Negative control: the input adjoint with B^T in place of B fails it."""
+    shape, padding = case
+    rng = np.random.default_rng(11)
+    n, c, h, w = shape
+    oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+
+    def agree(left, right):
+        return abs(left - right) <= 1e-12 * max(abs(left), abs(right), 1.0)
+
+    x = rng.standard_normal(shape)
+    v = winograd.winograd_input(x, padding, lanes=lanes)
+    dv = rng.standard_normal(v.shape)
+    assert agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(dv, shape, padding,
+                                                                           lanes)))
+    m = rng.standard_normal((16, 3, v.shape[2]))
+    y = winograd.winograd_output(m, np.zeros(3), np.empty((n, 3, oh, ow)), lanes=lanes)
+    dy = rng.standard_normal(y.shape)
+    assert agree(np.sum(y * dy), np.sum(m * winograd.winograd_output_adjoint(dy, lanes)))
+    g = rng.standard_normal((3, c, 3, 3))
+    u = filter_transform(g)
+    du = rng.standard_normal(u.shape)
+    assert agree(np.sum(u * du), np.sum(g * winograd.filter_transform_adjoint(du)))
+    monkeypatch.setattr(winograd, "WINOGRAD_BT", WINOGRAD_BT.T)       # a wrong adjoint
+    assert not agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(
+        dv, shape, padding, lanes)))
+
+
+@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
+def test_adjoint_kernels_match_reference(dtype, case, lanes):
+    """cpu_winograd's adjoints equal their NumPy twins (``close``), the same bits twice."""
+    shape, padding = case
+    rng = np.random.default_rng(12)
+    n, c, h, w = shape
+    oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+    dy = rng.standard_normal((n, 3, oh, ow)).astype(dtype)
+    expected = winograd.winograd_output_adjoint(dy, lanes)
+    dm = cpu_winograd.winograd_output_adjoint(dy, lanes)
+    close(dm, expected, dtype)
+    assert np.array_equal(cpu_winograd.winograd_output_adjoint(dy, lanes), dm)
+    out = np.empty_like(dm)
+    assert cpu_winograd.winograd_output_adjoint(dy, lanes, out=out) is out
+    dv = rng.standard_normal((16, c, dm.shape[2])).astype(dtype)   # the same tile columns
+    expected = winograd.winograd_input_adjoint(dv, shape, padding, lanes)
+    dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding, lanes)
+    close(dx, expected, dtype)
+    assert np.array_equal(cpu_winograd.winograd_input_adjoint(dv, shape, padding, lanes), dx)
+
+
+def four_lanes(monkeypatch, any_width=True):
+    """Images side by side 4 at a time from a batch of 4 on (any machine), and training
+    by Winograd on rows of any width (unless any_width=False)."""
+    monkeypatch.setattr(winograd, "image_lanes",
+                        lambda n, tiles_per_row=None, lanes=None: 4 if n >= 4 else 1)
+    if any_width:
+        monkeypatch.setattr(winograd, "WIDE_ROW_TILES", 0)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, padding):
+    """A training step of Conv2D by Winograd (a batch of 5 at 4 lanes: a padded last group;
+    chunks of one group, so two chunks) gives im2col's y, dL/dx, dL/dW and dL/db to 1e-12
+    in float64, with param_grads or input_grad off too, and a second backward after the
+    same forward again; it passes the finite-difference check of test_layers
+    (relative_error < 1e-6)."""
+    four_lanes(monkeypatch)
+    monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)         # one group per chunk
+    rng = np.random.default_rng(13)
+    layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
+    plain = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
+    plain.params["W"][...], plain.params["b"][...] = layer.params["W"], layer.params["b"]
+    plain.use_winograd = False
+    x = rng.standard_normal((5, 16, 5, 6))
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+
+    def step(conv, **flags):
+        conv.training = True
+        y = conv.forward(x)
+        conv.zero_grad()
+        dx = conv.backward(dy, **flags)
+        return y, dx, {key: grad.copy() for key, grad in conv.grads.items()}
+
+    def agree(a, b):
+        return np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+
+    for flags in ({}, {"param_grads": False}, {"input_grad": False}):
+        plain.training = layer.training = True
+        plain.forward(x)
+        assert plain.winograd_saved is None and plain.cols is not None      # im2col ran
+        layer.forward(x)
+        assert layer.winograd_saved is not None and layer.cols is None      # Winograd ran
+        plain_y, plain_dx, plain_grads = step(plain, **flags)
+        y, dx, grads = step(layer, **flags)
+        assert agree(y, plain_y)
+        assert (dx is None) == (plain_dx is None) and (dx is None or agree(dx, plain_dx))
+        for key in grads:
+            assert agree(grads[key], plain_grads[key]) if flags.get("param_grads", True) \
+                else not grads[key].any()
+    layer.forward(x)
+    layer.zero_grad()
+    layer.backward(dy)
+    assert agree(layer.backward(dy), step(plain)[1])            # a second backward
+    assert agree(layer.grads["W"], 2 * plain.grads["W"])        # the grads add up
+    errors = check_layer(layer, x)                  # training mode: the Winograd path
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_when_training_takes_winograd(monkeypatch):
+    """kernels.winograd_training: where Winograd applies, the batch fills the lanes (4
+    here) and the output rows hold WIDE_ROW_TILES (8) tiles or more (a 6x16 input padded
+    by 1: 8 tiles per row; 6x14: 7), never on the reference path; the images side by
+    side, else 0."""
+    from scratchcnn.kernels import winograd_training
+    four_lanes(monkeypatch, any_width=False)
+    assert winograd.WIDE_ROW_TILES == 8
+    weights, stride, padding = np.zeros((8, 16, 3, 3)), (1, 1), (1, 1)
+    assert winograd_training(np.zeros((4, 16, 6, 16)), weights, stride, padding) == 4
+    assert winograd_training(np.zeros((4, 16, 6, 14)), weights, stride, padding) == 0
+    assert winograd_training(np.zeros((3, 16, 6, 16)), weights, stride, padding) == 0
+    assert winograd_training(np.zeros((4, 16, 6, 16)), weights, (2, 2), padding) == 0
+    assert winograd_training(np.zeros((4, 8, 6, 16)), np.zeros((8, 8, 3, 3)), stride,
+                             padding) == 0
+    with use_reference():
+        assert winograd_training(np.zeros((4, 16, 6, 16)), weights, stride, padding) == 0

@@ -12,8 +12,9 @@ cone's ``subtract_into_band, occluder_case_sums`` (on the GPU their NumPy versio
 
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
 F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
-images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path. The
-reference path is always the plain algorithm.
+images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path, and
+``winograd_training`` says where a training step takes Winograd, forward and backward.
+The reference path is always the plain algorithm.
 """
 import contextlib
 import contextvars
@@ -82,3 +83,24 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
         return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch,
                                 lanes=winograd.image_lanes(n, tiles_per_row))
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)
+
+
+def cpu_winograd_module():
+    """The Numba Winograd transforms (imported on first use: Numba compiles them then)."""
+    from . import cpu_winograd
+    return cpu_winograd
+
+
+def winograd_training(x, weights, stride, padding):
+    """The images side by side of a Winograd training step for this input, or 0 where a
+    training step takes im2col: Winograd F(2x2, 3x3) wherever ``winograd.applies``, the
+    batch fills the float32 lanes (its backward kernels run along them) and the output
+    rows hold at least ``winograd.WIDE_ROW_TILES`` tiles; never on the reference path or
+    the GPU. On narrower rows im2col trained faster: 0.67-0.84x for Winograd on 7x7 and
+    14x14 planes of the GAP model (2026-12-05, Zen 4, BENCHMARKS.md)."""
+    if is_gpu_array(x) or _reference_only.get() \
+            or not winograd.applies(x.shape, weights.shape, stride, padding):
+        return 0
+    tiles_per_row = winograd.winograd_tiles(*x.shape[2:], padding)[1]
+    lanes = winograd.image_lanes(x.shape[0], tiles_per_row)
+    return lanes if lanes > 1 and tiles_per_row >= winograd.WIDE_ROW_TILES else 0

@@ -190,3 +190,149 @@ def winograd_output(m, bias, out, lanes=1):
     blocks = min(-(-n // lanes) * o, 8 * numba.get_num_threads())
     return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out, lanes,
                             blocks)
+
+
+@njit(cache=True, parallel=True)
+def _winograd_output_adjoint(dy, dm, lanes, blocks):
+    n, o, oh, ow = dy.shape
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    tiles = th * tw
+    groups = (n + lanes - 1) // lanes
+    pixels = groups * lanes * tiles             # columns of dM
+    planes = groups * o
+    dy_flat, dm_flat = dy.ravel(), dm.ravel()
+    entry = u(o * pixels)                       # distance between dM[k] and dM[k + 1]
+    L = u(lanes)
+    line = u(2 * tw) * L                        # one row of the plane, every lane
+    for block in prange(blocks):                # thread owns planes [first, last) of dM
+        plane = np.zeros(2 * th * 2 * tw * lanes, dy.dtype)   # (row, col, lane); past OH or
+                                                # OW never written: 0 (the dropped entries)
+        rows = np.empty(4 * th * 2 * tw * lanes, dy.dtype)     # A dY: (xi, ty, col, lane)
+        first, last = block * planes // blocks, (block + 1) * planes // blocks
+        for index in range(first, last):
+            group, oc = index // o, index % o
+            # 1. the group's planes of dy, image ``lane`` at offset lane (zeros past N)
+            for lane in range(lanes):
+                image = group * lanes + lane
+                for r in range(oh):
+                    dst = u(r) * line + u(lane)
+                    if image >= n:
+                        for j in range(u(ow)):
+                            plane[dst + L * j] = 0
+                        continue
+                    src = u(((image * o + oc) * oh + r) * ow)
+                    for j in range(u(ow)):
+                        plane[dst + L * j] = dy_flat[src + j]
+            # 2. A dY down each column, A^T rows (1, 1, 1, 0) and (0, 1, -1, -1):
+            #    xi = 0: d0, 1: d0 + d1, 2: d0 - d1, 3: -d1 (d0, d1: rows 2ty, 2ty + 1)
+            for ty in range(th):
+                top = u(2 * ty) * line
+                r0 = u(ty) * line
+                r1, r2, r3 = r0 + u(th) * line, r0 + u(2 * th) * line, r0 + u(3 * th) * line
+                for k in range(line):
+                    d0, d1 = plane[top + k], plane[top + line + k]
+                    rows[r0 + k] = d0
+                    rows[r1 + k] = d0 + d1
+                    rows[r2 + k] = d0 - d1
+                    rows[r3 + k] = -d1
+            # 3. (A dY) A^T along each tile's two columns, every lane at once
+            out = u(oc * pixels) + u(group * tiles) * L
+            for xi in range(4):
+                for ty in range(th):
+                    row = u(xi * th + ty) * line
+                    for tx in range(tw):
+                        e0 = row + u(2 * tx) * L
+                        e1 = e0 + L
+                        v0 = u(4 * xi) * entry + out + u(ty * tw + tx) * L
+                        v1, v2, v3 = v0 + entry, v0 + u(2) * entry, v0 + u(3) * entry
+                        for lane in range(L):
+                            a, b = rows[e0 + lane], rows[e1 + lane]
+                            dm_flat[v0 + lane] = a
+                            dm_flat[v1 + lane] = a + b
+                            dm_flat[v2 + lane] = a - b
+                            dm_flat[v3 + lane] = -b
+    return dm
+
+
+def winograd_output_adjoint(dy, lanes=1, out=None):
+    """See ``winograd.winograd_output_adjoint``. dy: (N, O, OH, OW) -> dM: (16, O,
+    G*lanes*TH*TW), columns in (group, ty, tx, lane) order; written into ``out`` if given."""
+    n, o, oh, ow = dy.shape
+    groups = -(-n // lanes)
+    shape = (16, o, groups * lanes * ((oh + 1) // 2) * ((ow + 1) // 2))
+    dm = np.empty(shape, dtype=dy.dtype) if out is None else out
+    _check_contiguous(dm, "winograd_output_adjoint")
+    blocks = min(groups * o, 8 * numba.get_num_threads())
+    return _winograd_output_adjoint(np.ascontiguousarray(dy), dm, lanes, blocks)
+
+
+@njit(cache=True, parallel=True)
+def _winograd_input_adjoint(dv, dx, ph, pw, th, tw, lanes, blocks):
+    n, c, h, w = dx.shape
+    tiles = th * tw
+    groups = (n + lanes - 1) // lanes
+    pixels = groups * lanes * tiles             # columns of dV
+    planes = groups * c
+    dv_flat, dx_flat = dv.ravel(), dx.ravel()
+    entry = u(c * pixels)                       # distance between dV[k] and dV[k + 1]
+    L = u(lanes)
+    width = 2 * tw + 2                          # the padded plane the tiles cover
+    line = u(width) * L
+    for block in prange(blocks):                # thread owns planes [first, last) of dx
+        rows = np.empty(4 * th * width * lanes, dv.dtype)      # dV B: (xi, ty, col, lane)
+        padded = np.empty((2 * th + 2) * width * lanes, dv.dtype)   # (row, col, lane)
+        first, last = block * planes // blocks, (block + 1) * planes // blocks
+        for index in range(first, last):
+            group, ch = index // c, index % c
+            rows[:] = 0
+            padded[:] = 0
+            # 1. dV B^T's transpose along each tile's columns, added onto columns 2tx + s
+            #    (tiles overlap by two columns): B^T's columns give s = 0: v0,
+            #    1: v1 - v2 + v3, 2: -v0 + v1 + v2, 3: -v3
+            src = u(ch * pixels) + u(group * tiles) * L
+            for xi in range(4):
+                for ty in range(th):
+                    row = u(xi * th + ty) * line
+                    for tx in range(tw):
+                        v0 = u(4 * xi) * entry + src + u(ty * tw + tx) * L
+                        v1, v2, v3 = v0 + entry, v0 + u(2) * entry, v0 + u(3) * entry
+                        e0 = row + u(2 * tx) * L
+                        e1, e2, e3 = e0 + L, e0 + u(2) * L, e0 + u(3) * L
+                        for lane in range(L):
+                            a, b = dv_flat[v0 + lane], dv_flat[v1 + lane]
+                            cc, d = dv_flat[v2 + lane], dv_flat[v3 + lane]
+                            rows[e0 + lane] += a
+                            rows[e1 + lane] += b - cc + d
+                            rows[e2 + lane] += -a + b + cc
+                            rows[e3 + lane] -= d
+            # 2. the same combination down each column, added onto rows 2ty + r
+            for ty in range(th):
+                r0 = u(ty) * line
+                r1, r2, r3 = r0 + u(th) * line, r0 + u(2 * th) * line, r0 + u(3 * th) * line
+                top = u(2 * ty) * line
+                for k in range(line):
+                    a, b, cc, d = rows[r0 + k], rows[r1 + k], rows[r2 + k], rows[r3 + k]
+                    padded[top + k] += a
+                    padded[top + line + k] += b - cc + d
+                    padded[top + u(2) * line + k] += -a + b + cc
+                    padded[top + u(3) * line + k] -= d
+            # 3. the image's part of the padded plane into dx (the padding dropped)
+            for lane in range(min(lanes, n - group * lanes)):
+                image = group * lanes + lane
+                for y in range(h):
+                    src_row = u((y + ph) * width + pw) * L + u(lane)
+                    dst = u(((image * c + ch) * h + y) * w)
+                    for x in range(u(w)):
+                        dx_flat[dst + x] = padded[src_row + L * x]
+    return dx
+
+
+def winograd_input_adjoint(dv, x_shape, padding, lanes=1):
+    """See ``winograd.winograd_input_adjoint``. dv: (16, C, G*lanes*TH*TW) -> dx:
+    x_shape (N, C, H, W)."""
+    n, c, h, w = x_shape
+    th, tw = winograd_tiles(h, w, padding)
+    dx = np.empty(x_shape, dtype=dv.dtype)
+    blocks = min(-(-n // lanes) * c, 8 * numba.get_num_threads())
+    return _winograd_input_adjoint(np.ascontiguousarray(dv), dx, padding[0], padding[1],
+                                   th, tw, lanes, blocks)

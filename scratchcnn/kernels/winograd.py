@@ -133,6 +133,65 @@ def winograd_output(m, bias, out, lanes=1):
     return out
 
 
+def winograd_output_adjoint(dy, lanes=1, out=None):
+    """The adjoint (transpose) of the output transform, for dL/dM: dM = A dY A^T for every
+    2x2 tile dY of dy (NumPy; cpu_winograd.py has the Numba twin).
+
+    From Y = A^T M A (module docstring), dL/dM[xi, nu] = sum over i, j of
+    A^T[i, xi] dY[i, j] A^T[j, nu]. Entries past OH or OW (the last tiles of an odd size)
+    were dropped by the forward: their dY is 0.
+    dy: (N, O, OH, OW) -> dM: (16, O, G*lanes*TH*TW), the columns as ``winograd_input``
+    lays them out with the same lanes (zeros for the images past N); written into ``out``
+    if given."""
+    xp = array_module(dy)
+    n, o, oh, ow = dy.shape
+    th, tw = -(-oh // 2), -(-ow // 2)
+    groups = -(-n // lanes)
+    padded = xp.zeros((groups * lanes, o, 2 * th, 2 * tw), dtype=dy.dtype)
+    padded[:n, :, :oh, :ow] = dy
+    tiles = padded.reshape(groups * lanes, o, th, 2, tw, 2)                # (n, o, ty, i, tx, j)
+    at = xp.asarray(WINOGRAD_AT, dtype=dy.dtype)
+    dm = xp.einsum("ia,noyixj,jb->abonyx", at, tiles, at)                 # A dY A^T, every tile
+    dm = dm.reshape(16, o, groups, lanes, th, tw).transpose(0, 1, 2, 4, 5, 3)
+    dm = dm.reshape(16, o, groups * lanes * th * tw)
+    if out is None:
+        return xp.ascontiguousarray(dm)
+    out[...] = dm
+    return out
+
+
+def winograd_input_adjoint(dv, x_shape, padding, lanes=1):
+    """The adjoint of the input transform, for dL/dx: each tile's B dV B^T added back onto
+    the 4x4 input tile it came from (tiles overlap by 2: overlaps add), the padding
+    dropped (NumPy; cpu_winograd.py has the Numba twin).
+
+    From V = B^T d B, dL/dd[r, s] = sum over xi, nu of B^T[xi, r] dV[xi, nu] B^T[nu, s].
+    dv: (16, C, G*lanes*TH*TW), columns as ``winograd_input`` lays them out; x_shape:
+    (N, C, H, W) of the forward's input; padding: (ph, pw) -> dx: (N, C, H, W)."""
+    xp = array_module(dv)
+    (n, c, h, w), (ph, pw) = x_shape, padding
+    th, tw = winograd_tiles(h, w, padding)
+    groups = -(-n // lanes)
+    dv = dv.reshape(4, 4, c, groups, th, tw, lanes).transpose(0, 1, 2, 3, 6, 4, 5)
+    dv = dv.reshape(4, 4, c, groups * lanes, th, tw)
+    bt = xp.asarray(WINOGRAD_BT, dtype=dv.dtype)
+    dd = xp.einsum("ar,abcnyx,bs->rsncyx", bt, dv, bt)                    # B dV B^T, every tile
+    padded = xp.zeros((groups * lanes, c, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
+    for r in range(4):                          # the forward's gather, reversed: scatter-add
+        for s in range(4):
+            padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2] += dd[r, s]
+    return xp.ascontiguousarray(padded[:n, :, ph:ph + h, pw:pw + w])
+
+
+def filter_transform_adjoint(du):
+    """The adjoint of ``filter_transform``, for dL/dW: G^T dU G for every (output, input)
+    channel pair. du: (16, O, C) -> dW: (O, C, 3, 3)."""
+    xp = array_module(du)
+    g = xp.asarray(WINOGRAD_G, dtype=du.dtype)
+    du = du.reshape(4, 4, *du.shape[1:]).transpose(2, 3, 0, 1)            # (O, C, 4, 4)
+    return g.T @ du @ g
+
+
 def min_tiles_per_row(lanes=None):
     """The fewest output tiles per row for which Winograd runs: MIN_ROW_VECTORS vectors
     of ``lanes`` float32 numbers (default: this machine's, machine.float32_lanes)."""
@@ -219,3 +278,70 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch, lanes=1):
         xp.matmul(u, v, out=m)                                  # M[k] = U[k] @ V[k]
         transforms.winograd_output(m, bias, out[start:start + chunk], lanes=lanes)  # A^T M A + b
     return out
+
+
+def conv3x3_training(x, weights, bias, padding, transforms, out, scratch, lanes):
+    """``conv3x3`` for a training step: y = conv(x, weights) + bias, and what its backward
+    needs. V is kept for the whole batch (dL/dW needs it); M goes through in chunks of
+    images, as in ``conv3x3``, so that it stays in cache and small.
+
+    x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw); transforms:
+    cpu_winograd or this module; out: (N, O, OH, OW); scratch: reused buffers; lanes > 1.
+    returns (out, saved), saved = (V (16, C, cols), U (16, O, C)) for ``conv3x3_backward``."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    o = weights.shape[0]
+    per_group = lanes * int(np.prod(winograd_tiles(h, w, padding)))    # columns per group
+    u = filter_transform(weights)                                          # U = G g G^T
+    v = transforms.winograd_input(x, padding, lanes=lanes, out=scratch(
+        "winograd_v", (16, c, -(-n // lanes) * per_group), x))             # V = B^T d B
+    for images, columns in _chunks(n, c + o, per_group, lanes, x.dtype.itemsize):
+        m = xp.matmul(u, v[:, :, columns], out=scratch(                    # M[k] = U[k] V[k]
+            "winograd_m", (16, o, columns.stop - columns.start), x))
+        transforms.winograd_output(m, bias, out[images], lanes=lanes)      # A^T M A + b
+    return out, (v, u)
+
+
+def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch, lanes,
+                     param_grads=True, input_grad=True):
+    """dL/dW and dL/dx of ``conv3x3_training``, by the chain rule through its three steps,
+    each step's adjoint in reverse order:
+
+        dM = A dY A^T                  (every 2x2 tile dY of dy: winograd_output_adjoint)
+        dU[k] = dM[k] V[k]^T,          dL/dW = G^T dU G        (filter_transform_adjoint)
+        dV[k] = U[k]^T dM[k],          dL/dx = B dV B^T, tiles added back where they
+                                       overlap, the padding dropped (winograd_input_adjoint)
+
+    A chunk of images at a time (dU summed over the chunks), as in the forward.
+    dy: (N, O, OH, OW); saved: (V, U) of the forward; x_shape: (N, C, H, W).
+    returns (dL/dW (O, C, 3, 3) or None, dL/dx (N, C, H, W) or None)."""
+    xp = array_module(dy)
+    v, u = saved
+    n, o = dy.shape[:2]
+    c = x_shape[1]
+    per_group = v.shape[2] // -(-n // lanes)
+    du = xp.zeros((16, o, c), dtype=dy.dtype) if param_grads else None
+    dx = xp.empty(x_shape, dtype=dy.dtype) if input_grad else None
+    for images, columns in _chunks(n, c + o, per_group, lanes, dy.dtype.itemsize):
+        dm = transforms.winograd_output_adjoint(dy[images], lanes, out=scratch(
+            "winograd_m", (16, o, columns.stop - columns.start), dy))      # dM = A dY A^T
+        if param_grads:
+            du += xp.matmul(dm, v[:, :, columns].transpose(0, 2, 1))       # dU[k] += dM V^T
+        if input_grad:
+            dv = xp.matmul(u.transpose(0, 2, 1), dm, out=scratch(          # dV[k] = U^T dM
+                "winograd_dv", (16, c, columns.stop - columns.start), dy))
+            dx[images] = transforms.winograd_input_adjoint(
+                dv, (len(dx[images]),) + tuple(x_shape[1:]), padding, lanes)
+    return (filter_transform_adjoint(du) if param_grads else None), dx
+
+
+def _chunks(n, channels, per_group, lanes, itemsize):
+    """(images, columns) slices of the chunks of ``conv3x3_training``: whole groups of
+    ``lanes`` images whose E = 16 rows of ``channels`` (C + O) columns fit in
+    ``chunk_bytes()``, as in ``conv3x3``."""
+    groups = -(-n // lanes)
+    fit = max(1, chunk_bytes() // (16 * channels * per_group * itemsize))
+    for first in range(0, groups, fit):
+        last = min(groups, first + fit)
+        yield (slice(first * lanes, min(n, last * lanes)),
+               slice(first * per_group, last * per_group))
