@@ -295,9 +295,10 @@ def conv3x3_training(x, weights, bias, padding, transforms, out, scratch, lanes)
     u = filter_transform(weights)                                          # U = G g G^T
     v = transforms.winograd_input(x, padding, lanes=lanes, out=scratch(
         "winograd_v", (16, c, -(-n // lanes) * per_group), x))             # V = B^T d B
-    for images, columns in _chunks(n, c + o, per_group, lanes, x.dtype.itemsize):
-        m = xp.matmul(u, v[:, :, columns], out=scratch(                    # M[k] = U[k] V[k]
-            "winograd_m", (16, o, columns.stop - columns.start), x))
+    chunks = list(_chunks(n, c + o, per_group, lanes, x.dtype.itemsize))
+    m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
+    for images, columns in chunks:
+        m = xp.matmul(u, v[:, :, columns], out=m_buffer(columns))         # M[k] = U[k] V[k]
         transforms.winograd_output(m, bias, out[images], lanes=lanes)      # A^T M A + b
     return out, (v, u)
 
@@ -322,17 +323,28 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch, lanes,
     per_group = v.shape[2] // -(-n // lanes)
     du = xp.zeros((16, o, c), dtype=dy.dtype) if param_grads else None
     dx = xp.empty(x_shape, dtype=dy.dtype) if input_grad else None
-    for images, columns in _chunks(n, c + o, per_group, lanes, dy.dtype.itemsize):
-        dm = transforms.winograd_output_adjoint(dy[images], lanes, out=scratch(
-            "winograd_m", (16, o, columns.stop - columns.start), dy))      # dM = A dY A^T
+    chunks = list(_chunks(n, c + o, per_group, lanes, dy.dtype.itemsize))
+    dm_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, dy)
+    dv_buffer = _chunk_buffer(scratch, "winograd_dv", c, chunks, dy)
+    for images, columns in chunks:
+        dm = transforms.winograd_output_adjoint(dy[images], lanes,
+                                                out=dm_buffer(columns))    # dM = A dY A^T
         if param_grads:
             du += xp.matmul(dm, v[:, :, columns].transpose(0, 2, 1))       # dU[k] += dM V^T
         if input_grad:
-            dv = xp.matmul(u.transpose(0, 2, 1), dm, out=scratch(          # dV[k] = U^T dM
-                "winograd_dv", (16, c, columns.stop - columns.start), dy))
+            dv = xp.matmul(u.transpose(0, 2, 1), dm, out=dv_buffer(columns))  # dV = U^T dM
             dx[images] = transforms.winograd_input_adjoint(
-                dv, (len(dx[images]),) + tuple(x_shape[1:]), padding, lanes)
+                dv, (images.stop - images.start,) + tuple(x_shape[1:]), padding, lanes)
     return (filter_transform_adjoint(du) if param_grads else None), dx
+
+
+def _chunk_buffer(scratch, key, rows, chunks, like):
+    """A reused buffer for (16, rows, columns of a chunk) arrays, sized for the widest
+    chunk: returns columns -> that array (a view of the buffer's first entries)."""
+    widest = max(columns.stop - columns.start for _, columns in chunks)
+    flat = scratch(key, (16 * rows * widest,), like)
+    return lambda columns: flat[:16 * rows * (columns.stop - columns.start)].reshape(
+        16, rows, columns.stop - columns.start)
 
 
 def _chunks(n, channels, per_group, lanes, itemsize):
