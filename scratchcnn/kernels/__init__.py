@@ -13,7 +13,8 @@ cone's ``subtract_into_band, occluder_case_sums`` (on the GPU their NumPy versio
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
 F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
 images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path, and
-``winograd_training`` says where a training step takes Winograd, forward and backward.
+``fast_conv2d_training`` / ``fast_conv2d_backward`` run a training step by Winograd where
+``winograd_training`` says it pays.
 The reference path is always the plain algorithm.
 """
 import contextlib
@@ -85,10 +86,31 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)
 
 
-def cpu_winograd_module():
-    """The Numba Winograd transforms (imported on first use: Numba compiles them then)."""
+def fast_conv2d_training(x, weights, bias, stride, padding, scratch):
+    """A training forward by Winograd where ``winograd_training`` allows it, else None
+    (Conv2D then takes im2col). x, weights, bias, stride, padding, scratch: as for
+    ``fast_conv2d``. returns (y (N, O, OH, OW), saved), saved: what
+    ``fast_conv2d_backward`` needs (V, U and the lanes)."""
+    lanes = winograd_training(x, weights, stride, padding)
+    if not lanes:
+        return None
     from . import cpu_winograd
-    return cpu_winograd
+    n, _, h, w = x.shape
+    out = np.empty((n, weights.shape[0], h + 2 * padding[0] - 2, w + 2 * padding[1] - 2),
+                   dtype=x.dtype)
+    y, (v, u) = winograd.conv3x3_training(x, weights, bias, padding, cpu_winograd, out,
+                                          scratch, lanes)
+    return y, (v, u, lanes)
+
+
+def fast_conv2d_backward(dy, saved, x_shape, padding, scratch, param_grads=True,
+                         input_grad=True):
+    """dL/dW (O, C, 3, 3) and dL/dx (N, C, H, W) (None where not asked for) after
+    ``fast_conv2d_training``, from dy: (N, O, OH, OW) (``winograd.conv3x3_backward``)."""
+    from . import cpu_winograd
+    v, u, lanes = saved
+    return winograd.conv3x3_backward(dy, (v, u), x_shape, padding, cpu_winograd, scratch,
+                                     lanes, param_grads, input_grad)
 
 
 def winograd_training(x, weights, stride, padding):

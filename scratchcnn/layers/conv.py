@@ -13,7 +13,7 @@ forward, so <conv(x), y> = <x, convT(y)> (Zeiler & Fergus 2014, sec. 2.1:
 import numpy as np
 
 from ..backend import array_module
-from ..kernels import cpu_winograd_module, fast_conv2d, kernels_for, winograd, winograd_training
+from ..kernels import fast_conv2d, fast_conv2d_backward, fast_conv2d_training, kernels_for
 from ..kernels.reference import conv_output_size
 from .base import Layer, as_pair, uniform_init
 
@@ -66,7 +66,7 @@ class Conv2D(_Convolution):
     planes (kernels/winograd.py), otherwise
     im2col a chunk of images at a time (kernels/im2col_chunks.py). In training, a batch
     that fills the lanes takes Winograd too, forward and backward
-    (``kernels.winograd_training``; the backward is the adjoint of each of its steps,
+    (``kernels.fast_conv2d_training``; the backward is the adjoint of each of its steps,
     ``winograd.conv3x3_backward``). ``use_winograd = False`` on a layer (or the class)
     always takes the plain im2col below.
     """
@@ -79,7 +79,7 @@ class Conv2D(_Convolution):
         self.input_shape = self.y_shape = None
         self.cols = None              # the patch matrix of the last forward (im2col path)
         self.x = None                 # the last input, kept only when the fast path skipped cols
-        self.winograd_saved = None    # (V, U, lanes) of a Winograd training forward
+        self.winograd_saved = None    # what a Winograd training forward keeps for backward
 
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
@@ -106,14 +106,12 @@ class Conv2D(_Convolution):
         self.input_shape, self.cols, self.x = x.shape, None, None
         self.winograd_saved = None
         weights, bias = self.params["W"], self.params["b"]
-        lanes = self.use_winograd and self.training and winograd_training(
-            x, weights, self.stride, self.padding)
-        if lanes:                     # Winograd, keeping V and U for the backward
-            y, saved = winograd.conv3x3_training(
-                x, weights, bias, self.padding, cpu_winograd_module(),
-                np.empty((n, o, oh, ow), dtype=x.dtype), self.scratch, lanes)
-            self.winograd_saved = saved + (lanes,)
-            return y
+        if self.training and self.use_winograd:
+            fast = fast_conv2d_training(x, weights, bias, self.stride, self.padding,
+                                        self.scratch)
+            if fast is not None:      # Winograd ran; what its backward needs is kept
+                y, self.winograd_saved = fast
+                return y
         if not self.training and self.use_winograd:
             y = fast_conv2d(x, weights, bias, self.stride, self.padding, self.scratch)
             if y is not None:         # a faster algorithm ran; None: none applies here
@@ -143,10 +141,8 @@ class Conv2D(_Convolution):
         xp, kernels = array_module(dy), kernels_for(dy)
         o = self.out_channels
         if self.winograd_saved is not None:   # a Winograd training forward
-            *saved, lanes = self.winograd_saved
-            dw, dx = winograd.conv3x3_backward(dy, saved, self.input_shape, self.padding,
-                                               cpu_winograd_module(), self.scratch, lanes,
-                                               param_grads, input_grad)
+            dw, dx = fast_conv2d_backward(dy, self.winograd_saved, self.input_shape,
+                                          self.padding, self.scratch, param_grads, input_grad)
             if param_grads:
                 self.grads["W"] += dw
                 self.grads["b"] += dy.sum(axis=(0, 2, 3))
