@@ -102,12 +102,27 @@ def winograd_input(x, padding, out=None, lanes=1):
             tiles[r, s] = padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2]
     bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
     v = xp.einsum("ar,rsncyx,bs->abcnyx", bt, tiles, bt)         # B^T d B, every tile
-    v = v.reshape(16, c, groups, lanes, th, tw).transpose(0, 1, 2, 4, 5, 3)
-    v = v.reshape(16, c, groups * lanes * th * tw)
+    return _to_columns(v.reshape(16, c, groups * lanes, th, tw), lanes, out)
+
+
+def _to_columns(values, lanes, out=None):
+    """Tile values (16, R, images, TH, TW) as V's or M's columns: (16, R, G*lanes*TH*TW)
+    in (group, ty, tx, lane) order, image = group*lanes + lane (``winograd_input``);
+    written into ``out`` if given."""
+    e, rows, images, th, tw = values.shape
+    columns = values.reshape(e, rows, images // lanes, lanes, th, tw)
+    columns = columns.transpose(0, 1, 2, 4, 5, 3).reshape(e, rows, -1)
     if out is None:
-        return xp.ascontiguousarray(v)
-    out[...] = v
+        return array_module(values).ascontiguousarray(columns)
+    out[...] = columns
     return out
+
+
+def _from_columns(columns, lanes, th, tw):
+    """The inverse of ``_to_columns``: (16, R, G*lanes*TH*TW) -> (4, 4, R, G*lanes, TH, TW)."""
+    rows = columns.shape[1]
+    tiles = columns.reshape(4, 4, rows, -1, th, tw, lanes).transpose(0, 1, 2, 3, 6, 4, 5)
+    return tiles.reshape(4, 4, rows, -1, th, tw)
 
 
 def winograd_output(m, bias, out, lanes=1):
@@ -123,10 +138,8 @@ def winograd_output(m, bias, out, lanes=1):
     xp = array_module(m)
     n, o, oh, ow = out.shape
     th, tw = (oh + 1) // 2, (ow + 1) // 2
-    groups = -(-n // lanes)
     at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
-    m = m.reshape(4, 4, o, groups, th, tw, lanes).transpose(0, 1, 2, 3, 6, 4, 5)
-    m = m.reshape(4, 4, o, groups * lanes, th, tw)[:, :, :, :n]
+    m = _from_columns(m, lanes, th, tw)[:, :, :, :n]
     y = xp.einsum("ia,abonyx,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, 2, TW, 2)
     y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
     xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
@@ -152,12 +165,7 @@ def winograd_output_adjoint(dy, lanes=1, out=None):
     tiles = padded.reshape(groups * lanes, o, th, 2, tw, 2)                # (n, o, ty, i, tx, j)
     at = xp.asarray(WINOGRAD_AT, dtype=dy.dtype)
     dm = xp.einsum("ia,noyixj,jb->abonyx", at, tiles, at)                 # A dY A^T, every tile
-    dm = dm.reshape(16, o, groups, lanes, th, tw).transpose(0, 1, 2, 4, 5, 3)
-    dm = dm.reshape(16, o, groups * lanes * th * tw)
-    if out is None:
-        return xp.ascontiguousarray(dm)
-    out[...] = dm
-    return out
+    return _to_columns(dm.reshape(16, o, groups * lanes, th, tw), lanes, out)
 
 
 def winograd_input_adjoint(dv, x_shape, padding, lanes=1):
@@ -172,8 +180,7 @@ def winograd_input_adjoint(dv, x_shape, padding, lanes=1):
     (n, c, h, w), (ph, pw) = x_shape, padding
     th, tw = winograd_tiles(h, w, padding)
     groups = -(-n // lanes)
-    dv = dv.reshape(4, 4, c, groups, th, tw, lanes).transpose(0, 1, 2, 3, 6, 4, 5)
-    dv = dv.reshape(4, 4, c, groups * lanes, th, tw)
+    dv = _from_columns(dv, lanes, th, tw)
     bt = xp.asarray(WINOGRAD_BT, dtype=dv.dtype)
     dd = xp.einsum("ar,abcnyx,bs->rsncyx", bt, dv, bt)                    # B dV B^T, every tile
     padded = xp.zeros((groups * lanes, c, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
