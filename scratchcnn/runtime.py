@@ -19,12 +19,18 @@ settings, each measured on a 2-core machine training the slides' MNIST model
    trim thresholds keeps it in the process, as PyTorch's caching allocator does:
    81.6 -> 67.0 ms per training step at batch 64. The cost: the process keeps its
    peak memory until it exits. Not glibc (macOS, musl, Windows): skipped.
-3. OpenBLAS's threads sleep soon after a matrix product (``OPENBLAS_THREAD_TIMEOUT=4``,
-   2^4 cycles, instead of spinning for about 0.1 s), so the Numba kernel that follows
-   gets both cores (im2col of conv2 at batch 64: 7.5 ms spinning vs 3.9 ms). OpenBLAS
-   reads this when it starts its threads. NumPy has started them by the time
-   scratchcnn is imported, so ``tune()`` sets the variable, asks OpenBLAS to read its
-   environment again (``openblas_read_env``) and stops its threads
+3. OpenBLAS's threads wait only briefly for the next matrix product
+   (``OPENBLAS_THREAD_TIMEOUT=12``: 2^12 ticks of the CPU's time-stamp counter, 1-2
+   microseconds, instead of 2^28, about 0.1 s). Spinning for 0.1 s, they steal the
+   cores from the Numba kernel that follows (im2col of conv2 at batch 64: 7.5 ms
+   spinning vs 3.9 ms). Asleep at once (2^4 ticks, this setting until 2026-12-05), each
+   of the many small products in a row (Winograd's 16 per step, a chunk at a time)
+   waits for them to wake up: 16 products of (1296 x 64) @ (64 x 32) took 1.00 ms
+   against 0.52 ms at 2^12, and a training step of the slides' model at batch 64 ran at
+   0.88x PyTorch against 1.05x (2^8: 0.89x, 2^14: 1.05x, 2^16: 1.04x; AMD Zen 4,
+   BENCHMARKS.md). OpenBLAS reads this when it starts its threads. NumPy has started
+   them by the time scratchcnn is imported, so ``tune()`` sets the variable, asks
+   OpenBLAS to read its environment again (``openblas_read_env``) and stops its threads
    (``blas_thread_shutdown_``); the next matrix product starts them with the new
    timeout. Both are exported C functions of OpenBLAS; where the loaded BLAS lacks
    them (another BLAS, an old OpenBLAS), this step is skipped and says so.
@@ -34,7 +40,7 @@ import ctypes.util
 import os
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3     # glibc <malloc.h>
-OPENBLAS_TIMEOUT = "4"
+OPENBLAS_TIMEOUT = "12"
 
 
 def _loaded_libraries():
@@ -74,7 +80,7 @@ def _tune_openblas():
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = OPENBLAS_TIMEOUT
     libraries = [lib for lib in _loaded_libraries() if "openblas" in os.path.basename(lib)]
     if not libraries:
-        return "no OpenBLAS loaded: OPENBLAS_THREAD_TIMEOUT=4 set for when one loads"
+        return f"no OpenBLAS loaded: OPENBLAS_THREAD_TIMEOUT={OPENBLAS_TIMEOUT} set for when one loads"
     for path in libraries:
         library = ctypes.CDLL(path)
         read_env = getattr(library, "openblas_read_env", None)
@@ -83,7 +89,7 @@ def _tune_openblas():
             return f"{os.path.basename(path)} cannot re-read its environment: unchanged"
         read_env()
         shutdown()
-    return "OPENBLAS_THREAD_TIMEOUT=4 (OpenBLAS threads restarted)"
+    return f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_TIMEOUT} (OpenBLAS threads restarted)"
 
 
 _applied = None

@@ -1,6 +1,5 @@
 """machine.py reads /proc/cpuinfo and the sysfs caches; winograd.chunk_bytes follows
 the last-level cache. Checked on made-up files whose answers are known."""
-import pytest
 
 from scratchcnn import machine
 from scratchcnn.kernels import winograd
@@ -51,33 +50,3 @@ def test_winograd_chunk_follows_the_last_level_cache():
     assert winograd.chunk_bytes({"L2": 512 << 10, "L3": 8 << 20}) == 2 << 20   # Zen 1 CCX
     assert winograd.chunk_bytes({"L2": 1 << 20}) == 1 << 20                     # no L3: L2, floor
     assert winograd.chunk_bytes({}) == winograd.DEFAULT_CHUNK_BYTES
-
-
-def test_float32_lanes_follow_the_vector_extensions():
-    info = {"simd": ["sse4_2", "avx", "fma", "avx2"]}
-    assert machine.float32_lanes(info) == 8
-    assert machine.float32_lanes({"simd": ["sse4_2"]}) == 4
-    assert machine.float32_lanes({"simd": ["asimd"]}) == 4
-    assert machine.float32_lanes({"simd": ["avx", "avx2", "avx512f"]}) == 8   # LLVM: 256 bits
-
-
-def test_lanes_read_from_assembly():
-    """The widest vector register in a listing gives the lanes, in either syntax; a
-    register name inside another word (a symbol) does not count."""
-    assert machine.lanes_in_assembly("vfmadd231ps (%rsi,%rax,4), %zmm1, %zmm0") == 16
-    assert machine.lanes_in_assembly("vmovups ymm0, [rdi]\n addss xmm1, xmm2") == 8
-    assert machine.lanes_in_assembly("vmulps %xmm1, %xmm0, %xmm0") == 4
-    assert machine.lanes_in_assembly("call numba_xmm_helper\n mov rax, rbx") is None
-    assert machine.lanes_in_assembly("fmla v0.4s, v1.4s, v2.4s") is None      # not x86
-
-
-def test_this_machine_lanes_agree_with_its_flags():
-    """What the compiler uses never exceeds what the CPU offers: 16 only with AVX-512,
-    8 at most with AVX, 4 without; and float32_lanes() reports it."""
-    flags = machine.this_machine()["simd"]
-    compiled = machine.compiled_float32_lanes()
-    if compiled is None:
-        pytest.skip("no x86 assembly listing to read here")
-    widest = 16 if "avx512f" in flags else 8 if "avx" in flags else 4
-    assert 4 <= compiled <= widest
-    assert machine.float32_lanes() == compiled

@@ -31,7 +31,7 @@ def test_tune_applies_the_settings_once():
             "print(json.dumps({'first': first, 'same': first == second, "
             "'env': {k: os.environ.get(k) for k in %r}}))" % (TUNED_VARIABLES,))
     report = run(code)
-    assert report["env"] == {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "passive"}
+    assert report["env"] == {"OPENBLAS_THREAD_TIMEOUT": "12", "OMP_WAIT_POLICY": "passive"}
     assert set(report["first"]) == {"numba_threads", "malloc", "openblas_threads"}
     assert "restarted" in report["first"]["openblas_threads"]     # numpy's OpenBLAS is loaded
     assert report["same"]

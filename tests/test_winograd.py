@@ -1,26 +1,25 @@
 """Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval and training paths.
 
 * The matrices B^T, G, A^T give a 3x3 correlation of one 4x4 tile exactly.
-* cpu_winograd.winograd_input / winograd_output equal their NumPy twins (winograd.py) (float64 to 1e-12
+* The layout, channels innermost: V[4*xi + nu, (n, ty, tx), c] is B^T d B of that tile of
+  channel c, computed here tile by tile from the padded input (an independent route).
+* cpu_winograd's four transforms equal their NumPy twins (winograd.py) (float64 to 1e-12
   relative, float32 to 1e-5; ``close`` from test_kernels) with identical bits on a
-  second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64.
+  second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64,
+  and more images than the kernels' thread blocks (a block's buffers reused).
 * Conv2D in eval mode (Winograd) equals Conv2D in training mode (im2col) to 1e-12
-  relative in float64, and its gradients pass the finite-difference check of
-  test_layers (relative_error < 1e-6). The reference path (use_reference) never
-  runs Winograd: it is the plain im2col algorithm.
+  relative in float64, in one chunk or one image per chunk, and its gradients pass the
+  finite-difference check of test_layers (relative_error < 1e-6). The reference path
+  (use_reference) never runs Winograd: it is the plain im2col algorithm.
 * Negative control: a transform with one wrong sign is caught.
-* When it runs: 3x3, stride 1, 16+ input channels, and a batch of at least
-  ``image_lanes`` images (then side by side in the transforms) or rows of at least
-  ``min_tiles_per_row()`` output tiles (12 with AVX's 8 lanes, 6 with SSE's 4). The
-  other tests run it on small planes (``any_plane_size``). With images side by side
-  (lanes 2 and 4, a padded last group) it gives im2col's convolution.
+* When it runs: 3x3, stride 1, 16+ input channels, and at least MIN_TILES (2048) tiles
+  in the batch. The other tests run it on any number of tiles (``any_batch``).
 * Elsewhere eval mode runs im2col a chunk of images at a time: the whole-batch output
   to 1e-12 in float64, a partial last chunk included.
 * Training by Winograd: the adjoints of the three transforms pass the dot-product test
-  <T a, b> = <a, T* b> (1e-12; a wrong adjoint fails it), their Numba twins equal the
-  NumPy ones, and a training step (forward, dL/dx, dL/dW, dL/db, in chunks) equals
-  im2col's to 1e-12 in float64 and passes the finite-difference check. It runs where the
-  batch fills the lanes and the rows hold WIDE_ROW_TILES tiles.
+  <T a, b> = <a, T* b> (1e-12; a wrong adjoint fails it), and a training step (forward,
+  dL/dx, dL/dW, dL/db, in chunks) equals im2col's to 1e-12 in float64 and passes the
+  finite-difference check. It runs wherever Winograd applies, never on the reference path.
 """
 import numpy as np
 import pytest
@@ -39,14 +38,16 @@ CASES = [  # (x shape, padding)
     ((1, 4, 4, 3), (2, 1)),              # padding wider than the image
     ((2, 2, 6, 6), (0, 2)),              # padding on one axis only
     ((5, 3, 1, 7), (1, 0)),              # one image row
+    ((40, 3, 5, 4), (1, 1)),             # more images than the kernels' thread blocks
 ]
+REAL_MIN_TILES = winograd.MIN_TILES
 
 
 @pytest.fixture(autouse=True)
-def any_plane_size(monkeypatch):
-    """Winograd on planes of every width, so that small shapes test its algorithm (the
+def any_batch(monkeypatch):
+    """Winograd on any number of tiles, so that small shapes test its algorithm (the
     rule of when it pays is tested by itself, below)."""
-    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 0)
+    monkeypatch.setattr(winograd, "MIN_TILES", 0)
 
 
 def test_one_tile_by_hand():
@@ -59,66 +60,79 @@ def test_one_tile_by_hand():
     assert np.abs(y - direct).max() < 1e-12
 
 
-@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_transform_kernels_match_reference(dtype, case, lanes):
-    """lanes=4: images side by side, batches of 1, 2, 3 and 5 padded with zero images."""
+def test_transform_kernels_match_reference(dtype, case):
     shape, padding = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
-    expected_v = winograd.winograd_input(x, padding, lanes=lanes)
-    v = cpu_winograd.winograd_input(x, padding, lanes=lanes)
+    expected_v = winograd.winograd_input(x, padding)
+    v = cpu_winograd.winograd_input(x, padding)
     close(v, expected_v, dtype)
-    assert np.array_equal(cpu_winograd.winograd_input(x, padding, lanes=lanes), v)  # same bits
+    assert np.array_equal(cpu_winograd.winograd_input(x, padding), v)     # same bits
     out = np.empty_like(expected_v)
-    assert cpu_winograd.winograd_input(x, padding, out=out, lanes=lanes) is out
+    assert cpu_winograd.winograd_input(x, padding, out=out) is out
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu_winograd.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
 
     n, _, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
-    m = rng.standard_normal((16, 3, v.shape[2])).astype(dtype)
-    bias = rng.standard_normal(3).astype(dtype)
-    expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype), lanes=lanes)
-    y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype), lanes=lanes)
+    m = rng.standard_normal((16, v.shape[1], 3)).astype(dtype)
+    bias = rng.standard_normal(3).astype(dtype)                    # a different bias per channel
+    expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
+    y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
     close(y, expected_y, dtype)
-    assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y), lanes=lanes), y)
+    assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y)), y)
     if n > 1:
         with pytest.raises(ValueError, match="C-contiguous"):
             cpu_winograd.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
 
 
 @pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
-@pytest.mark.parametrize("lanes", [2, 4])
-def test_images_side_by_side_give_the_convolution(transforms, lanes):
-    """conv3x3 with lanes images side by side (5 images: the last group padded) equals
-    im2col's convolution (Conv2D in training mode) to 1e-12 in float64; in V, the
-    columns of the padded images are zeros, the columns of image 4 (group 1, lane 0 or
-    4 % lanes) are that image's tiles of the lanes=1 layout."""
+def test_channels_innermost(transforms):
+    """V[4*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu] for the 4x4 tile d of channel c
+    at rows 2*ty.., columns 2*tx.. of the zero-padded image n: every tile of every
+    channel, computed one at a time from the padded input (float64, 1e-12)."""
+    x, padding = np.random.default_rng(9).standard_normal((3, 5, 7, 6)), (1, 0)
+    th, tw = winograd.winograd_tiles(7, 6, padding)
+    padded = np.zeros((3, 5, 2 * th + 2, 2 * tw + 2))
+    padded[:, :, 1:8, 0:6] = x
+    v = transforms.winograd_input(x, padding)
+    assert v.shape == (16, 3 * th * tw, 5)
+    for n in range(3):
+        for ty in range(th):
+            for tx in range(tw):
+                for c in range(5):
+                    d = padded[n, c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4]
+                    row = (n * th + ty) * tw + tx
+                    assert np.abs(v[:, row, c].reshape(4, 4)
+                                  - WINOGRAD_BT @ d @ WINOGRAD_BT.T).max() < 1e-12
+
+
+@pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
+@pytest.mark.parametrize("per_chunk", [1, None], ids=["one-image-chunks", "one-chunk"])
+def test_conv3x3_gives_the_convolution(monkeypatch, transforms, per_chunk):
+    """conv3x3 (5 images; one image per chunk, or all in one) equals im2col's convolution
+    (Conv2D in training mode) to 1e-12 in float64."""
+    if per_chunk == 1:
+        monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)
     rng = np.random.default_rng(9)
-    channels = 40            # more (group, channel) planes than the kernel's thread blocks:
-    x, padding = rng.standard_normal((5, channels, 7, 6)), (1, 0)   # a block's buffer is reused
-    layer = Conv2D(channels, 4, 3, padding=padding).astype(np.float64)
+    x, padding = rng.standard_normal((5, 20, 7, 6)), (1, 0)
+    layer = Conv2D(20, 4, 3, padding=padding).astype(np.float64)
+    layer.use_winograd = False
     im2col = layer.forward(x)
     out, buffers = np.empty_like(im2col), {}
     winograd.conv3x3(x, layer.params["W"], layer.params["b"], padding, transforms, out,
-                     lambda key, shape, like: buffers.setdefault(key, np.empty(shape)),
-                     lanes=lanes)
+                     lambda key, shape, like: buffers.setdefault(key, np.empty(shape)))
     assert np.abs(out - im2col).max() <= 1e-12 * np.abs(im2col).max()
-    v = transforms.winograd_input(x, padding, lanes=lanes)
-    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))
-    by_image = v.reshape(16, channels, -1, tiles, lanes)      # (16, C, group, tile, lane)
-    assert by_image.shape[2] == -(-5 // lanes)
-    assert not by_image[:, :, -1, :, 5 % lanes or lanes:].any()   # images 5 .. : zeros
-    rows = transforms.winograd_input(x, padding).reshape(16, channels, 5, tiles)
-    close(by_image[:, :, 4 // lanes, :, 4 % lanes], rows[:, :, 4], np.float64)
+    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))              # 4 x 2
+    assert buffers["winograd_m"].size == 16 * (per_chunk or 5) * tiles * 4  # rows x O
 
 
 def eval_and_train_outputs(layer, x):
     """(eval-mode output, training-mode output by im2col); the first must have run
     Winograd (its buffers are there), the second im2col (its patch matrix is kept; a
-    training batch that fills the lanes would take Winograd too, so it is turned off)."""
+    training batch would take Winograd too, so it is turned off)."""
     layer.training = False
     layer._scratch.clear()
     fast = layer.forward(x)
@@ -189,44 +203,36 @@ def ran_winograd(conv, training=False, width=8, batch=1):
 def test_when_winograd_is_used():
     assert ran_winograd(Conv2D(16, 8, 3))
     assert ran_winograd(Conv2D(16, 8, 3, padding=1))
-    assert not ran_winograd(Conv2D(16, 8, 3), training=True)     # training, 1 image: im2col
+    assert ran_winograd(Conv2D(16, 8, 3), training=True)
     conv = Conv2D(16, 8, 3)
     conv.use_winograd = False
-    assert not ran_winograd(conv)
+    assert not ran_winograd(conv) and not ran_winograd(conv, training=True)
     for other in (Conv2D(16, 8, 3, stride=2), Conv2D(16, 8, 5), Conv2D(8, 8, 3)):
-        assert not ran_winograd(other)
+        assert not ran_winograd(other) and not ran_winograd(other, training=True)
 
 
 def test_when_winograd_pays(monkeypatch):
-    """From a batch that fills the float32 lanes on (8 with AVX, 4 without:
-    ``image_lanes``) the transforms put images side by side and Winograd runs on any
-    plane. A smaller batch loops over a row of output tiles: Winograd runs where a row
-    holds at least 1.5 vectors of them (12 tiles with 8 lanes: the slides' conv2, 26
-    columns in, 24 out), not on a 14x14 map (7 tiles with padding 1, 6 without) nor 7x7."""
-    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 1.5)
-    assert winograd.min_tiles_per_row(8) == 12 and winograd.min_tiles_per_row(4) == 6
-    assert winograd.image_lanes(7, lanes=8) == 1 and winograd.image_lanes(8, lanes=8) == 8
-    assert winograd.image_lanes(3, lanes=4) == 1 and winograd.image_lanes(100, lanes=4) == 4
-    # 16 lanes (AVX-512 as Zen 4 compiles it) only on rows of >= 8 tiles, else 8
-    assert winograd.image_lanes(256, tiles_per_row=12, lanes=16) == 16
-    assert winograd.image_lanes(256, tiles_per_row=6, lanes=16) == 8
-    assert winograd.image_lanes(12, tiles_per_row=12, lanes=16) == 8    # fills 8, not 16
-    assert winograd.image_lanes(7, tiles_per_row=12, lanes=16) == 1
-    lanes = winograd.image_lanes(10 ** 6)
+    """From MIN_TILES (2048) tiles in the batch on: 15 MNIST images at conv2 (26x26 in,
+    144 tiles each: 2160), not 14; 42 14x14 maps padded by 1 (49 tiles each), not 41;
+    128 7x7 maps padded by 1 (16 tiles each), not 127. Never with 8 input channels."""
+    assert REAL_MIN_TILES == 2048
+    monkeypatch.setattr(winograd, "MIN_TILES", REAL_MIN_TILES)
     weights, stride = (64, 32, 3, 3), (1, 1)
-    fewest = winograd.min_tiles_per_row()
-    for width, padding, tiles in ((26, 0, 12), (24, 1, 12), (23, 0, 11), (14, 1, 7),
-                                  (14, 0, 6), (7, 1, 4)):
-        assert winograd.winograd_tiles(width, width, (padding, padding))[1] == tiles
-        assert winograd.applies((lanes - 1, 32, width, width), weights, stride,
-                                (padding,) * 2) == (tiles >= fewest)
-        assert winograd.applies((lanes, 32, width, width), weights, stride, (padding,) * 2)
-    wide = 2 * fewest + 2                # an unpadded input whose rows hold `fewest` tiles
-    assert winograd.applies((1, 32, 3, wide), weights, stride, (0, 0))   # rows count, not H
-    assert not winograd.applies((1, 32, wide, 3), weights, stride, (0, 0))
-    assert not winograd.applies((8, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
-    assert ran_winograd(Conv2D(16, 8, 3), width=wide) and not ran_winograd(Conv2D(16, 8, 3))
-    assert ran_winograd(Conv2D(16, 8, 3), batch=lanes)             # 6 columns, side by side
+    for width, padding, tiles, fewest_images in ((26, 0, 144, 15), (14, 1, 49, 42),
+                                                 (7, 1, 16, 128)):
+        assert np.prod(winograd.winograd_tiles(width, width, (padding, padding))) == tiles
+        for n in (fewest_images - 1, fewest_images):
+            assert winograd.applies((n, 32, width, width), weights, stride,
+                                    (padding,) * 2) == (n * tiles >= 2048)
+    assert winograd.applies((15, 32, 26, 26), weights, stride, (0, 0))
+    assert not winograd.applies((14, 32, 26, 26), weights, stride, (0, 0))
+    assert winograd.applies((1, 32, 3, 4098), weights, stride, (0, 0))   # one row of 2048
+    assert not winograd.applies((64, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
+    assert not winograd.applies((64, 32, 26, 26), weights, (2, 2), (0, 0))
+    assert not winograd.applies((64, 32, 26, 26), (64, 32, 5, 5), stride, (0, 0))
+    # 8x8 in, 3x3 tiles each: 2048 tiles from 228 images (2052) on, not 227 (2043)
+    assert ran_winograd(Conv2D(16, 8, 3), batch=228)
+    assert not ran_winograd(Conv2D(16, 8, 3), batch=227)
 
 
 def test_a_wrong_transform_is_caught():
@@ -253,7 +259,7 @@ def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
     """Where Winograd does not run, eval mode builds the patch matrix a chunk of images
     at a time (kernels/im2col_chunks.py): the training-mode (whole-batch) output to
     1e-12 in float64, with chunks of 2 images, so that the last one is partial."""
-    monkeypatch.setattr(winograd, "MIN_ROW_VECTORS", 1.5)     # small planes: no Winograd
+    monkeypatch.setattr(winograd, "MIN_TILES", 10 ** 9)       # no Winograd
     shape, kernel, stride, padding = case
     layer = Conv2D(shape[1], 4, kernel, stride=stride, padding=padding).astype(np.float64)
     per_image = (layer.params["W"][0].size + 4) * np.prod(layer.output_shape(shape)[2:]) * 8
@@ -273,9 +279,8 @@ def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
         assert layer.cols is not None
 
 
-@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
 @pytest.mark.parametrize("case", CASES[1:], ids=lambda c: f"{c[0]}p{c[1]}")
-def test_adjoints_by_the_dot_product(monkeypatch, case, lanes):
+def test_adjoints_by_the_dot_product(monkeypatch, case):
     """The definition of an adjoint: <T a, b> = <a, T* b> for every a, b. Checked on
     random a, b (float64, 1e-12 relative) for the input, output and filter transforms
     against winograd_input_adjoint, winograd_output_adjoint, filter_transform_adjoint.
@@ -289,64 +294,51 @@ def test_adjoints_by_the_dot_product(monkeypatch, case, lanes):
         return abs(left - right) <= 1e-12 * max(abs(left), abs(right), 1.0)
 
     x = rng.standard_normal(shape)
-    v = winograd.winograd_input(x, padding, lanes=lanes)
+    v = winograd.winograd_input(x, padding)
     dv = rng.standard_normal(v.shape)
-    assert agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(dv, shape, padding,
-                                                                           lanes)))
-    m = rng.standard_normal((16, 3, v.shape[2]))
-    y = winograd.winograd_output(m, np.zeros(3), np.empty((n, 3, oh, ow)), lanes=lanes)
+    assert agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(dv, shape, padding)))
+    m = rng.standard_normal((16, v.shape[1], 3))
+    y = winograd.winograd_output(m, np.zeros(3), np.empty((n, 3, oh, ow)))
     dy = rng.standard_normal(y.shape)
-    assert agree(np.sum(y * dy), np.sum(m * winograd.winograd_output_adjoint(dy, lanes)))
+    assert agree(np.sum(y * dy), np.sum(m * winograd.winograd_output_adjoint(dy)))
     g = rng.standard_normal((3, c, 3, 3))
     u = filter_transform(g)
     du = rng.standard_normal(u.shape)
     assert agree(np.sum(u * du), np.sum(g * winograd.filter_transform_adjoint(du)))
     monkeypatch.setattr(winograd, "WINOGRAD_BT", WINOGRAD_BT.T)       # a wrong adjoint
     assert not agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(
-        dv, shape, padding, lanes)))
+        dv, shape, padding)))
 
 
-@pytest.mark.parametrize("lanes", [1, 4], ids=["rows", "4-lanes"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_adjoint_kernels_match_reference(dtype, case, lanes):
+def test_adjoint_kernels_match_reference(dtype, case):
     """cpu_winograd's adjoints equal their NumPy twins (``close``), the same bits twice."""
     shape, padding = case
     rng = np.random.default_rng(12)
     n, c, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     dy = rng.standard_normal((n, 3, oh, ow)).astype(dtype)
-    expected = winograd.winograd_output_adjoint(dy, lanes)
-    dm = cpu_winograd.winograd_output_adjoint(dy, lanes)
+    expected = winograd.winograd_output_adjoint(dy)
+    dm = cpu_winograd.winograd_output_adjoint(dy)
     close(dm, expected, dtype)
-    assert np.array_equal(cpu_winograd.winograd_output_adjoint(dy, lanes), dm)
+    assert np.array_equal(cpu_winograd.winograd_output_adjoint(dy), dm)
     out = np.empty_like(dm)
-    assert cpu_winograd.winograd_output_adjoint(dy, lanes, out=out) is out
-    dv = rng.standard_normal((16, c, dm.shape[2])).astype(dtype)   # the same tile columns
-    expected = winograd.winograd_input_adjoint(dv, shape, padding, lanes)
-    dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding, lanes)
+    assert cpu_winograd.winograd_output_adjoint(dy, out=out) is out
+    dv = rng.standard_normal((16, dm.shape[1], c)).astype(dtype)   # the same tile rows
+    expected = winograd.winograd_input_adjoint(dv, shape, padding)
+    dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding)
     close(dx, expected, dtype)
-    assert np.array_equal(cpu_winograd.winograd_input_adjoint(dv, shape, padding, lanes), dx)
-
-
-def four_lanes(monkeypatch, any_width=True):
-    """Images side by side 4 at a time from a batch of 4 on (any machine), and training
-    by Winograd on rows of any width (unless any_width=False)."""
-    monkeypatch.setattr(winograd, "image_lanes",
-                        lambda n, tiles_per_row=None, lanes=None: 4 if n >= 4 else 1)
-    if any_width:
-        monkeypatch.setattr(winograd, "WIDE_ROW_TILES", 0)
+    assert np.array_equal(cpu_winograd.winograd_input_adjoint(dv, shape, padding), dx)
 
 
 @pytest.mark.parametrize("padding", [0, 1])
 def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, padding):
-    """A training step of Conv2D by Winograd (a batch of 5 at 4 lanes: a padded last group;
-    chunks of one group, so two chunks) gives im2col's y, dL/dx, dL/dW and dL/db to 1e-12
+    """A training step of Conv2D by Winograd (a batch of 5 in chunks of one image) gives im2col's y, dL/dx, dL/dW and dL/db to 1e-12
     in float64, with param_grads or input_grad off too, and a second backward after the
     same forward again; it passes the finite-difference check of test_layers
     (relative_error < 1e-6)."""
-    four_lanes(monkeypatch)
-    monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)         # one group per chunk
+    monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)         # one image per chunk
     rng = np.random.default_rng(13)
     layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
     plain = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
@@ -388,19 +380,16 @@ def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, 
 
 
 def test_when_training_takes_winograd(monkeypatch):
-    """kernels.winograd_training: where Winograd applies, the batch fills the lanes (4
-    here) and the output rows hold WIDE_ROW_TILES (8) tiles or more (a 6x16 input padded
-    by 1: 8 tiles per row; 6x14: 7), never on the reference path; the images side by
-    side, else 0."""
-    from scratchcnn.kernels import winograd_training
-    four_lanes(monkeypatch, any_width=False)
-    assert winograd.WIDE_ROW_TILES == 8
-    weights, stride, padding = np.zeros((8, 16, 3, 3)), (1, 1), (1, 1)
-    assert winograd_training(np.zeros((4, 16, 6, 16)), weights, stride, padding) == 4
-    assert winograd_training(np.zeros((4, 16, 6, 14)), weights, stride, padding) == 0
-    assert winograd_training(np.zeros((3, 16, 6, 16)), weights, stride, padding) == 0
-    assert winograd_training(np.zeros((4, 16, 6, 16)), weights, (2, 2), padding) == 0
-    assert winograd_training(np.zeros((4, 8, 6, 16)), np.zeros((8, 8, 3, 3)), stride,
-                             padding) == 0
+    """A training step takes Winograd where an eval forward does (``fast_conv2d_applies``:
+    MIN_TILES, 2048 tiles, is 15 MNIST images at conv2), never on the reference path."""
+    monkeypatch.setattr(winograd, "MIN_TILES", REAL_MIN_TILES)
+    conv = Conv2D(16, 8, 3)
+    for batch, expected in ((15, True), (14, False)):
+        conv._scratch.clear()
+        conv.training = True
+        conv.forward(np.zeros((batch, 16, 26, 26), np.float32))
+        assert (conv.winograd_saved is not None) == expected
+        assert ("winograd_m" in conv._scratch) == expected
     with use_reference():
-        assert winograd_training(np.zeros((4, 16, 6, 16)), weights, stride, padding) == 0
+        conv.forward(np.zeros((15, 16, 26, 26), np.float32))
+        assert conv.winograd_saved is None and conv.cols is not None

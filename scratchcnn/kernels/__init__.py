@@ -13,8 +13,8 @@ cone's ``subtract_into_band, occluder_case_sums`` (on the GPU their NumPy versio
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
 F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
 images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path, and
-``fast_conv2d_training`` / ``fast_conv2d_backward`` run a training step by Winograd where
-``winograd_training`` says it pays.
+``fast_conv2d_training`` / ``fast_conv2d_backward`` run a training step by Winograd
+wherever it applies (the same rule: ``fast_conv2d_applies``).
 The reference path is always the plain algorithm.
 """
 import contextlib
@@ -54,7 +54,9 @@ def kernels_for(x):
 
 
 def fast_conv2d_applies(x, weights, stride, padding):
-    """Whether ``fast_conv2d`` runs Winograd (rather than im2col) for this input."""
+    """Whether ``fast_conv2d`` and ``fast_conv2d_training`` run Winograd (rather than
+    im2col) for this input: where ``winograd.applies``, never on the reference path or
+    the GPU."""
     return (not is_gpu_array(x) and not _reference_only.get()
             and winograd.applies(x.shape, weights.shape, stride, padding))
 
@@ -65,42 +67,38 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
 
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
-    On the Numba path: Winograd F(2x2, 3x3) for 3x3, stride-1 filters with at least
-    ``winograd.MIN_CHANNELS`` input channels, with ``winograd.image_lanes`` images side
-    by side in its transforms once the batch fills the float32 lanes, else on planes
-    wide enough for its row-wise transforms (``winograd.min_tiles_per_row``); any other
-    filter by im2col a chunk of images at a time (im2col_chunks.py). The reference path
-    and the GPU: None.
+    On the Numba path: Winograd F(2x2, 3x3) where ``winograd.applies`` (3x3, stride-1
+    filters with at least ``winograd.MIN_CHANNELS`` input channels); any other filter by
+    im2col a chunk of images at a time (im2col_chunks.py). The reference path and the
+    GPU: None.
     """
     if is_gpu_array(x) or _reference_only.get():
         return None
     from . import cpu_winograd, im2col_chunks
-    n, _, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = weights.shape[2:], stride, padding
-    out = np.empty((n, weights.shape[0], reference.conv_output_size(h, kh, sh, ph),
-                    reference.conv_output_size(w, kw, sw, pw)), dtype=x.dtype)
+    out = _conv_output(x, weights, stride, padding)
     if winograd.applies(x.shape, weights.shape, stride, padding):
-        tiles_per_row = winograd.winograd_tiles(h, w, padding)[1]
-        return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch,
-                                lanes=winograd.image_lanes(n, tiles_per_row))
+        return winograd.conv3x3(x, weights, bias, padding, cpu_winograd, out, scratch)
     return im2col_chunks.conv2d(x, weights, bias, stride, padding, out, scratch)
 
 
+def _conv_output(x, weights, stride, padding):
+    """An empty (N, O, OH, OW) output for conv(x, weights)."""
+    n, _, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = weights.shape[2:], stride, padding
+    return np.empty((n, weights.shape[0], reference.conv_output_size(h, kh, sh, ph),
+                     reference.conv_output_size(w, kw, sw, pw)), dtype=x.dtype)
+
+
 def fast_conv2d_training(x, weights, bias, stride, padding, scratch):
-    """A training forward by Winograd where ``winograd_training`` allows it, else None
-    (Conv2D then takes im2col). x, weights, bias, stride, padding, scratch: as for
+    """A training forward by Winograd where ``fast_conv2d_applies``, else None (Conv2D
+    then takes im2col). x, weights, bias, stride, padding, scratch: as for
     ``fast_conv2d``. returns (y (N, O, OH, OW), saved), saved: what
-    ``fast_conv2d_backward`` needs (V, U and the lanes)."""
-    lanes = winograd_training(x, weights, stride, padding)
-    if not lanes:
+    ``fast_conv2d_backward`` needs (V and U)."""
+    if not fast_conv2d_applies(x, weights, stride, padding):
         return None
     from . import cpu_winograd
-    n, _, h, w = x.shape
-    out = np.empty((n, weights.shape[0], h + 2 * padding[0] - 2, w + 2 * padding[1] - 2),
-                   dtype=x.dtype)
-    y, (v, u) = winograd.conv3x3_training(x, weights, bias, padding, cpu_winograd, out,
-                                          scratch, lanes)
-    return y, (v, u, lanes)
+    return winograd.conv3x3_training(x, weights, bias, padding, cpu_winograd,
+                                     _conv_output(x, weights, stride, padding), scratch)
 
 
 def fast_conv2d_backward(dy, saved, x_shape, padding, scratch, param_grads=True,
@@ -108,21 +106,5 @@ def fast_conv2d_backward(dy, saved, x_shape, padding, scratch, param_grads=True,
     """dL/dW (O, C, 3, 3) and dL/dx (N, C, H, W) (None where not asked for) after
     ``fast_conv2d_training``, from dy: (N, O, OH, OW) (``winograd.conv3x3_backward``)."""
     from . import cpu_winograd
-    v, u, lanes = saved
-    return winograd.conv3x3_backward(dy, (v, u), x_shape, padding, cpu_winograd, scratch,
-                                     lanes, param_grads, input_grad)
-
-
-def winograd_training(x, weights, stride, padding):
-    """The images side by side of a Winograd training step for this input, or 0 where a
-    training step takes im2col: Winograd F(2x2, 3x3) wherever ``winograd.applies``, the
-    batch fills the float32 lanes (its backward kernels run along them) and the output
-    rows hold at least ``winograd.WIDE_ROW_TILES`` tiles; never on the reference path or
-    the GPU. On narrower rows im2col trained faster: 0.67-0.84x for Winograd on 7x7 and
-    14x14 planes of the GAP model (2026-12-05, Zen 4, BENCHMARKS.md)."""
-    if is_gpu_array(x) or _reference_only.get() \
-            or not winograd.applies(x.shape, weights.shape, stride, padding):
-        return 0
-    tiles_per_row = winograd.winograd_tiles(*x.shape[2:], padding)[1]
-    lanes = winograd.image_lanes(x.shape[0], tiles_per_row)
-    return lanes if lanes > 1 and tiles_per_row >= winograd.WIDE_ROW_TILES else 0
+    return winograd.conv3x3_backward(dy, saved, x_shape, padding, cpu_winograd, scratch,
+                                     param_grads, input_grad)

@@ -62,11 +62,10 @@ class Conv2D(_Convolution):
 
     In eval mode (no dL/dW will follow) the kernels may compute the same function
     by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(2x2, 3x3)
-    for 3x3, stride-1 filters on batches that fill the float32 lanes or on wide enough
-    planes (kernels/winograd.py), otherwise
-    im2col a chunk of images at a time (kernels/im2col_chunks.py). In training, a batch
-    that fills the lanes takes Winograd too, forward and backward
-    (``kernels.fast_conv2d_training``; the backward is the adjoint of each of its steps,
+    for 3x3, stride-1 filters on batches of at least ``winograd.MIN_TILES`` output tiles
+    (kernels/winograd.py), otherwise im2col a chunk of images at a time
+    (kernels/im2col_chunks.py). In training, such a batch takes Winograd too, forward
+    and backward (``kernels.fast_conv2d_training``; the backward is the adjoint of each of its steps,
     ``winograd.conv3x3_backward``). ``use_winograd = False`` on a layer (or the class)
     always takes the plain im2col below.
     """
