@@ -254,6 +254,10 @@ MUTATIONS = [
      "self.grads[\"b\"] += dy.sum(axis=(0, 2, 3))\n            return dx",
      "return dx", "Winograd training: dL/db forgotten"),
     # --- speed rules (issue 16): which algorithm runs where ------------------------------
+    ("audit", "scratchcnn/kernels/winograd.py",
+     "first, last = n * index // count, n * (index + 1) // count",
+     "first, last = fit * index, min(n, fit * (index + 1))",
+     "Winograd chunks: full ones and a short last one"),
     ("audit", "scratchcnn/kernels/winograd.py", "and weights_shape[1] >= MIN_CHANNELS and tiles >= MIN_TILES)",
      "and weights_shape[1] >= MIN_CHANNELS)", "Winograd on batches of any number of tiles"),
     ("audit", "scratchcnn/kernels/winograd.py",

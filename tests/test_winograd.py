@@ -393,3 +393,21 @@ def test_when_training_takes_winograd(monkeypatch):
     with use_reference():
         conv.forward(np.zeros((15, 16, 26, 26), np.float32))
         assert conv.winograd_saved is None and conv.cols is not None
+
+
+def test_chunks_are_even_and_fit(monkeypatch):
+    """_chunks: every image once, in order; the fewest chunks that fit (ceil(N / fit));
+    sizes that differ by one at most; rows = the chunk's images times the tiles per image."""
+    def chunk_sizes(n, fit, per_image=3):
+        monkeypatch.setattr(winograd, "chunk_bytes", lambda: fit * 16 * 5 * per_image * 8)
+        chunks = list(winograd._chunks(n, 5, per_image, 8))
+        assert [c[0].start for c in chunks] == [0] + [c[0].stop for c in chunks[:-1]]
+        assert chunks[-1][0].stop == n
+        for images, rows in chunks:
+            assert (rows.start, rows.stop) == (images.start * per_image, images.stop * per_image)
+        return [c[0].stop - c[0].start for c in chunks]
+    assert chunk_sizes(64, 9) == [8] * 8            # not 7 chunks of 9 and one of 1
+    assert chunk_sizes(5, 2) == [1, 2, 2]
+    assert chunk_sizes(5, 100) == [5]
+    assert chunk_sizes(3, 0) == [1, 1, 1]            # at least one image per chunk
+    assert chunk_sizes(10, 3) == [2, 3, 2, 3]

@@ -295,10 +295,13 @@ def _chunk_buffer(scratch, key, channels, chunks, like):
 
 
 def _chunks(n, channels, per_image, itemsize):
-    """(images, rows) slices of the chunks of ``conv3x3`` and ``conv3x3_training``: as
-    many whole images as keep their 16 rows of ``channels`` (C + O) numbers per tile
-    within ``chunk_bytes()``, at least one; rows: their tiles' rows of V and M."""
+    """(images, rows) slices of the chunks of ``conv3x3`` and ``conv3x3_training``: the
+    fewest chunks of whole images, as even as can be, that keep their 16 rows of
+    ``channels`` (C + O) numbers per tile within ``chunk_bytes()`` (a chunk holds one
+    image at least); rows: their tiles' rows of V and M. 64 images of which 9 fit: 8
+    chunks of 8, not 7 of 9 and one of 1 (whose kernels would keep one thread busy)."""
     fit = max(1, chunk_bytes() // (16 * channels * per_image * itemsize))
-    for first in range(0, n, fit):
-        last = min(n, first + fit)
+    count = -(-n // fit)
+    for index in range(count):
+        first, last = n * index // count, n * (index + 1) // count
         yield slice(first, last), slice(first * per_image, last * per_image)
