@@ -330,6 +330,10 @@ def test_adjoint_kernels_match_reference(dtype, case):
     dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding)
     close(dx, expected, dtype)
     assert np.array_equal(cpu_winograd.winograd_input_adjoint(dv, shape, padding), dx)
+    for transforms in (cpu_winograd, winograd):
+        out = np.empty(shape, dtype)
+        assert transforms.winograd_input_adjoint(dv, shape, padding, out=out) is out
+        close(out, expected, dtype)
 
 
 @pytest.mark.parametrize("padding", [0, 1])

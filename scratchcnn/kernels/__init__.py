@@ -68,7 +68,8 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
     On the Numba path: Winograd F(2x2, 3x3) where ``winograd.applies`` (3x3, stride-1
-    filters with at least ``winograd.MIN_CHANNELS`` input channels); any other filter by
+    filters with at least ``winograd.MIN_CHANNELS`` input channels, on a batch of at least
+    ``winograd.MIN_TILES`` output tiles); any other convolution by
     im2col a chunk of images at a time (im2col_chunks.py). The reference path and the
     GPU: None.
     """

@@ -304,11 +304,12 @@ def _winograd_input_adjoint(dv, dx, ph, pw, th, tw, blocks):
     return dx
 
 
-def winograd_input_adjoint(dv, x_shape, padding):
+def winograd_input_adjoint(dv, x_shape, padding, out=None):
     """See ``winograd.winograd_input_adjoint``. dv: (16, N*TH*TW, C) -> dx: x_shape
-    (N, C, H, W)."""
+    (N, C, H, W), written into ``out`` if given."""
     n, c, h, w = x_shape
     th, tw = winograd_tiles(h, w, padding)
-    dx = np.empty(x_shape, dtype=dv.dtype)
+    dx = np.empty(x_shape, dtype=dv.dtype) if out is None else out
+    _check_contiguous(dx, "winograd_input_adjoint")
     return _winograd_input_adjoint(np.ascontiguousarray(dv), dx, padding[0], padding[1],
                                    th, tw, _blocks(n))

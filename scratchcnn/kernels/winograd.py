@@ -20,9 +20,9 @@ V[k] is a (tiles, C) matrix, tiles in (n, ty, tx) order. Each product then reduc
 over the short, contiguous rows of a tall matrix (C = 32 or 64 numbers), the shape
 BLAS runs fastest, and the transforms vectorize over channels, on planes of any width.
 With the tiles innermost instead (V[k]: (C, tiles), as until 2026-12-05), the same
-products ran 1.2-1.4x slower on AMD Zen 4 (the forward's 6.8 ms against 4.9 on the
-slides' conv2 at batch 64), and 2-2.7x slower in the runs where that machine's
-memory was slow (13.1 against 4.7 ms; BENCHMARKS.md).
+products ran 1.1-1.4x slower on AMD Zen 4 (the forward's 6.8 ms against 4.9 on the
+slides' conv2 at batch 64), and up to 2.8x slower in that virtual machine's slow
+spells (13.1 against 4.7 ms; BENCHMARKS.md).
 
 This module holds the matrices, the plain NumPy transforms (the readable math,
 twins of the Numba kernels in cpu_winograd.py) and the drivers ``conv3x3`` (eval),
@@ -40,10 +40,11 @@ from ..backend import array_module
 MIN_CHANNELS = 16
 # Tiles per batch (rows of V: N*TH*TW) from which Winograd runs. Below, its fixed costs
 # (16 small matrix products, four kernels) outweigh the multiply-adds it saves: against
-# im2col, eval and training broke even between 1,000 and 2,400 tiles on four layer
-# shapes (26x26 to 7x7 planes, 16 to 128 channels), and at 2,048 to 9,216 tiles
-# Winograd was 1.05-1.37x faster (2026-12-05, AMD Zen 4, BENCHMARKS.md). A batch of one
-# 28x28 MNIST image (144 tiles at conv2) takes im2col, a training batch of 64 Winograd.
+# im2col, eval and training broke even between 1,000 and 2,400 tiles on the layers of
+# the two models in BENCHMARKS.md (26x26 to 7x7 planes, 32 to 128 channels; 200-600 on
+# two narrower 12x12 layers), and at 2,048 to 18,432 tiles Winograd was 1.05-1.37x
+# faster (2026-12-05, AMD Zen 4). A batch of one 28x28 MNIST image (144 tiles at conv2)
+# takes im2col, a training batch of 64 Winograd.
 MIN_TILES = 2048
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
@@ -151,14 +152,15 @@ def winograd_output_adjoint(dy, out=None):
     return _rows(dm, out)
 
 
-def winograd_input_adjoint(dv, x_shape, padding):
+def winograd_input_adjoint(dv, x_shape, padding, out=None):
     """The adjoint of the input transform, for dL/dx: each tile's B dV B^T added back onto
     the 4x4 input tile it came from (tiles overlap by 2: overlaps add), the padding
     dropped (NumPy; cpu_winograd.py has the Numba twin).
 
     From V = B^T d B, dL/dd[r, s] = sum over xi, nu of B^T[xi, r] dV[xi, nu] B^T[nu, s].
     dv: (16, N*TH*TW, C), laid out as ``winograd_input`` gives V; x_shape: (N, C, H, W)
-    of the forward's input; padding: (ph, pw) -> dx: (N, C, H, W)."""
+    of the forward's input; padding: (ph, pw) -> dx: (N, C, H, W), written into ``out``
+    if given."""
     xp = array_module(dv)
     (n, c, h, w), (ph, pw) = x_shape, padding
     th, tw = winograd_tiles(h, w, padding)
@@ -168,7 +170,10 @@ def winograd_input_adjoint(dv, x_shape, padding):
     for r in range(4):                          # the forward's gather, reversed: scatter-add
         for s in range(4):
             padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2] += dd[r, s]
-    return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+    if out is None:
+        return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+    out[...] = padded[:, :, ph:ph + h, pw:pw + w]
+    return out
 
 
 def filter_transform_adjoint(du):
@@ -280,8 +285,8 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
             du += xp.matmul(dm.transpose(0, 2, 1), v[:, rows])             # dU[k] += dM^T V
         if input_grad:
             dv = xp.matmul(dm, u, out=dv_buffer(rows))                     # dV[k] = dM U
-            dx[images] = transforms.winograd_input_adjoint(
-                dv, (images.stop - images.start,) + tuple(x_shape[1:]), padding)
+            transforms.winograd_input_adjoint(dv, dx[images].shape, padding,
+                                              out=dx[images])                # B dV B^T
     return (filter_transform_adjoint(du) if param_grads else None), dx
 
 

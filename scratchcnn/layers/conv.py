@@ -65,9 +65,9 @@ class Conv2D(_Convolution):
     for 3x3, stride-1 filters on batches of at least ``winograd.MIN_TILES`` output tiles
     (kernels/winograd.py), otherwise im2col a chunk of images at a time
     (kernels/im2col_chunks.py). In training, such a batch takes Winograd too, forward
-    and backward (``kernels.fast_conv2d_training``; the backward is the adjoint of each of its steps,
-    ``winograd.conv3x3_backward``). ``use_winograd = False`` on a layer (or the class)
-    always takes the plain im2col below.
+    and backward (``kernels.fast_conv2d_training``; the backward is the adjoint of each
+    of its steps, ``winograd.conv3x3_backward``). ``use_winograd = False`` on a layer
+    (or the class) always takes the plain im2col below.
     """
     name_prefix = "conv"
     use_winograd = True
