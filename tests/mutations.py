@@ -238,6 +238,8 @@ MUTATIONS = [
      "for start in range(0, n - 1, chunk):", "eval conv in chunks: the last image skipped"),
     ("core", "scratchcnn/kernels/cpu_winograd.py", "rows[r3 + k] = -d1",
      "rows[r3 + k] = d1", "Winograd training (Numba): dM = A dY A^T with a wrong sign"),
+    ("core", "scratchcnn/kernels/cpu_winograd.py", "            rows[:] = 0\n            padded[:] = 0\n",
+     "            rows[:] = 0\n", "Winograd dL/dx (Numba): a block's plane not cleared between images"),
     ("core", "scratchcnn/kernels/cpu_winograd.py", "rows[e3 + ch] -= d",
      "rows[e3 + ch] += d", "Winograd training (Numba): B dV B^T with a wrong sign"),
     ("core", "scratchcnn/kernels/winograd.py",

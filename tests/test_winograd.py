@@ -6,11 +6,13 @@
 * cpu_winograd's four transforms equal their NumPy twins (winograd.py) (float64 to 1e-12
   relative, float32 to 1e-5; ``close`` from test_kernels) with identical bits on a
   second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64,
-  and more images than the kernels' thread blocks (a block's buffers reused).
+  with at most 3 thread blocks (``few_blocks``: a block reuses its buffers for several
+  images); an ``out``, M or dV of the wrong shape is refused with the expected shape.
 * Conv2D in eval mode (Winograd) equals Conv2D in training mode (im2col) to 1e-12
-  relative in float64, in one chunk or one image per chunk, and its gradients pass the
-  finite-difference check of test_layers (relative_error < 1e-6). The reference path
-  (use_reference) never runs Winograd: it is the plain im2col algorithm.
+  relative in float64 (``conv3x3`` also in chunks of 1 image, and of 1, 2 and 2), and
+  its gradients pass the finite-difference check of test_layers (relative_error < 1e-6).
+  The reference path (use_reference) never runs Winograd: it is the plain im2col
+  algorithm.
 * Negative control: a transform with one wrong sign is caught.
 * When it runs: 3x3, stride 1, 16+ input channels, and at least MIN_TILES (2048) tiles
   in the batch. The other tests run it on any number of tiles (``any_batch``).
@@ -38,7 +40,7 @@ CASES = [  # (x shape, padding)
     ((1, 4, 4, 3), (2, 1)),              # padding wider than the image
     ((2, 2, 6, 6), (0, 2)),              # padding on one axis only
     ((5, 3, 1, 7), (1, 0)),              # one image row
-    ((40, 3, 5, 4), (1, 1)),             # more images than the kernels' thread blocks
+    ((40, 3, 5, 4), (1, 1)),             # many images per thread block
 ]
 REAL_MIN_TILES = winograd.MIN_TILES
 
@@ -60,9 +62,16 @@ def test_one_tile_by_hand():
     assert np.abs(y - direct).max() < 1e-12
 
 
+@pytest.fixture
+def few_blocks(monkeypatch):
+    """At most 3 thread blocks per kernel call, so that on any machine a block owns
+    several images and reuses its buffers (the kernels must clear what they reuse)."""
+    monkeypatch.setattr(cpu_winograd, "_blocks", lambda n: min(n, 3))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_transform_kernels_match_reference(dtype, case):
+def test_transform_kernels_match_reference(dtype, case, few_blocks):
     shape, padding = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
@@ -74,6 +83,9 @@ def test_transform_kernels_match_reference(dtype, case):
     assert cpu_winograd.winograd_input(x, padding, out=out) is out
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu_winograd.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
+    with pytest.raises(ValueError, match=r"out must have shape \(16, "):
+        cpu_winograd.winograd_input(x, padding,
+                                    out=np.empty(out.shape[:2] + (shape[1] + 1,), dtype))
 
     n, _, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
@@ -85,7 +97,8 @@ def test_transform_kernels_match_reference(dtype, case):
     assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y)), y)
     if n > 1:
         with pytest.raises(ValueError, match="C-contiguous"):
-            cpu_winograd.winograd_output(m, bias, np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3))
+            strided = np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3)
+            cpu_winograd.winograd_output(m, bias, strided)
 
 
 @pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
@@ -110,14 +123,16 @@ def test_channels_innermost(transforms):
 
 
 @pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
-@pytest.mark.parametrize("per_chunk", [1, None], ids=["one-image-chunks", "one-chunk"])
+@pytest.mark.parametrize("per_chunk", [1, 2, None],
+                         ids=["one-image-chunks", "chunks-1-2-2", "one-chunk"])
 def test_conv3x3_gives_the_convolution(monkeypatch, transforms, per_chunk):
-    """conv3x3 (5 images; one image per chunk, or all in one) equals im2col's convolution
-    (Conv2D in training mode) to 1e-12 in float64."""
-    if per_chunk == 1:
-        monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)
+    """conv3x3 on 5 images (in chunks of one image; of 1, 2 and 2; or all in one) equals
+    im2col's convolution (Conv2D in training mode) to 1e-12 in float64."""
     rng = np.random.default_rng(9)
     x, padding = rng.standard_normal((5, 20, 7, 6)), (1, 0)
+    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))              # 4 x 2
+    if per_chunk:                     # bytes for per_chunk images' V and M (C + O = 24)
+        monkeypatch.setattr(winograd, "chunk_bytes", lambda: per_chunk * 16 * 24 * tiles * 8)
     layer = Conv2D(20, 4, 3, padding=padding).astype(np.float64)
     layer.use_winograd = False
     im2col = layer.forward(x)
@@ -125,7 +140,6 @@ def test_conv3x3_gives_the_convolution(monkeypatch, transforms, per_chunk):
     winograd.conv3x3(x, layer.params["W"], layer.params["b"], padding, transforms, out,
                      lambda key, shape, like: buffers.setdefault(key, np.empty(shape)))
     assert np.abs(out - im2col).max() <= 1e-12 * np.abs(im2col).max()
-    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))              # 4 x 2
     assert buffers["winograd_m"].size == 16 * (per_chunk or 5) * tiles * 4  # rows x O
 
 
@@ -221,9 +235,10 @@ def test_when_winograd_pays(monkeypatch):
     for width, padding, tiles, fewest_images in ((26, 0, 144, 15), (14, 1, 49, 42),
                                                  (7, 1, 16, 128)):
         assert np.prod(winograd.winograd_tiles(width, width, (padding, padding))) == tiles
-        for n in (fewest_images - 1, fewest_images):
-            assert winograd.applies((n, 32, width, width), weights, stride,
-                                    (padding,) * 2) == (n * tiles >= 2048)
+        assert not winograd.applies((fewest_images - 1, 32, width, width), weights, stride,
+                                    (padding,) * 2)
+        assert winograd.applies((fewest_images, 32, width, width), weights, stride,
+                                (padding,) * 2)
     assert winograd.applies((15, 32, 26, 26), weights, stride, (0, 0))
     assert not winograd.applies((14, 32, 26, 26), weights, stride, (0, 0))
     assert winograd.applies((1, 32, 3, 4098), weights, stride, (0, 0))   # one row of 2048
@@ -236,7 +251,8 @@ def test_when_winograd_pays(monkeypatch):
 
 
 def test_a_wrong_transform_is_caught():
-    """Negative control: flip one sign of V (as a B^T with a wrong entry would)."""
+    """Negative control for the checker ``close`` that the twin tests use: a V with one
+    tile entry's sign flipped (as a B^T with a wrong entry would give) must fail it."""
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6))
     v = cpu_winograd.winograd_input(x, (0, 0))
     wrong = v.copy()
@@ -312,7 +328,7 @@ def test_adjoints_by_the_dot_product(monkeypatch, case):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
-def test_adjoint_kernels_match_reference(dtype, case):
+def test_adjoint_kernels_match_reference(dtype, case, few_blocks):
     """cpu_winograd's adjoints equal their NumPy twins (``close``), the same bits twice."""
     shape, padding = case
     rng = np.random.default_rng(12)
@@ -330,6 +346,14 @@ def test_adjoint_kernels_match_reference(dtype, case):
     dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding)
     close(dx, expected, dtype)
     assert np.array_equal(cpu_winograd.winograd_input_adjoint(dv, shape, padding), dx)
+    with pytest.raises(ValueError, match="dv must have shape"):
+        cpu_winograd.winograd_input_adjoint(dv[:, :-1], shape, padding)
+    with pytest.raises(ValueError, match="out must have shape"):
+        cpu_winograd.winograd_input_adjoint(dv, shape, padding, out=np.empty((n + 1,) + shape[1:]))
+    with pytest.raises(ValueError, match="out must have shape"):
+        cpu_winograd.winograd_output_adjoint(dy, out=np.empty(dm.shape[:2] + (4,), dtype))
+    with pytest.raises(ValueError, match="m must have shape"):
+        cpu_winograd.winograd_output(dm[:, :, :2], np.zeros(3, dtype), np.empty(dy.shape, dtype))
     for transforms in (cpu_winograd, winograd):
         out = np.empty(shape, dtype)
         assert transforms.winograd_input_adjoint(dv, shape, padding, out=out) is out
@@ -338,11 +362,13 @@ def test_adjoint_kernels_match_reference(dtype, case):
 
 @pytest.mark.parametrize("padding", [0, 1])
 def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, padding):
-    """A training step of Conv2D by Winograd (a batch of 5 in chunks of one image) gives im2col's y, dL/dx, dL/dW and dL/db to 1e-12
-    in float64, with param_grads or input_grad off too, and a second backward after the
-    same forward again; it passes the finite-difference check of test_layers
-    (relative_error < 1e-6)."""
-    monkeypatch.setattr(winograd, "chunk_bytes", lambda: 1)         # one image per chunk
+    """A training step of Conv2D by Winograd (a batch of 5 in chunks of 1, 2 and 2) gives
+    im2col's y, dL/dx, dL/dW and dL/db to 1e-12 in float64, with param_grads or
+    input_grad off too, and a second backward after the same forward again; it passes
+    the finite-difference check of test_layers (relative_error < 1e-6)."""
+    tiles = int(np.prod(winograd.winograd_tiles(5, 6, (padding, padding))))
+    monkeypatch.setattr(winograd, "chunk_bytes",                     # chunks of 1, 2, 2
+                        lambda: 2 * 16 * (16 + 3) * tiles * 8)
     rng = np.random.default_rng(13)
     layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
     plain = Conv2D(16, 3, 3, padding=padding).astype(np.float64)

@@ -6,8 +6,9 @@ bits are the same every run.
 
 Three things make these fast, all visible in the code:
 
-* **Channels innermost.** Every number below is a vector of an image's C channels
-  (``C``): the transforms do the same adds for every channel, so each step is a loop
+* **Channels innermost.** Every number below is a vector of an image's channels (``C``
+  of them in the input transform and its adjoint, ``O`` in the output transform and
+  its adjoint): the transforms do the same adds for every channel, so each step is a loop
   over (tile, channel) pairs that LLVM turns into SIMD instructions, whatever the
   plane's width (a 7x7 map still gives 4 x C numbers per row of tiles). V, M and their
   gradients have the channels innermost too (winograd.py says why).
@@ -82,14 +83,14 @@ def _winograd_input(x, v, ph, pw, th, tw, blocks):
             # 3. (B^T d) B: the same combination along each tile row's columns
             #    2tx + (0, 1, 2, 3) = parity 0 at tx, 1 at tx, 0 at tx+1, 1 at tx+1;
             #    V's rows (image, ty, tx), a row of tiles is one run of TW * C numbers.
-            out = u(image * tiles) * C
+            first_row = u(image * tiles) * C    # V's row of the image's first tile
             row_span = u(tw) * C                # one row of tiles, all channels
             for a in range(4):
                 for ty in range(th):
-                    e0 = u((a * 2) * th * qw + ty * qw) * C     # parity 0 at tx
-                    o0 = e0 + span                              # parity 1 at tx
-                    e1, o1 = e0 + C, o0 + C                     # ... at tx + 1
-                    v0 = u(4 * a) * entry + out + u(ty * tw) * C
+                    e0 = u((a * 2) * th * qw + ty * qw) * C     # even column 2tx (parity 0)
+                    o0 = e0 + span                              # odd column 2tx + 1
+                    e1, o1 = e0 + C, o0 + C                     # ... 2tx + 2 and 2tx + 3
+                    v0 = u(4 * a) * entry + first_row + u(ty * tw) * C
                     v1, v2, v3 = v0 + entry, v0 + u(2) * entry, v0 + u(3) * entry
                     for k in range(row_span):
                         v_flat[v0 + k] = rows[e0 + k] - rows[e1 + k]
@@ -102,9 +103,12 @@ def _winograd_input(x, v, ph, pw, th, tw, blocks):
     return v
 
 
-def _check_contiguous(out, function):
-    # The kernels write ``out`` through a flat view; on a strided array that view
-    # would be a copy and the result would be silently lost.
+def _check_out(out, shape, function):
+    # The kernels write ``out`` through a flat view without bounds checks: on a strided
+    # array that view would be a copy and the result silently lost; a wrong shape would
+    # be read in the wrong layout, or written past its end.
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{function}: out must have shape {tuple(shape)}, got {out.shape}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{function}: out must be C-contiguous (it is written as flat planes)")
 
@@ -120,7 +124,7 @@ def winograd_input(x, padding, out=None):
     th, tw = winograd_tiles(h, w, padding)
     if out is None:
         out = np.empty((16, n * th * tw, c), dtype=x.dtype)
-    _check_contiguous(out, "winograd_input")
+    _check_out(out, (16, n * th * tw, c), "winograd_input")
     return _winograd_input(np.ascontiguousarray(x), out, padding[0], padding[1], th, tw,
                            _blocks(n))
 
@@ -179,7 +183,12 @@ def _winograd_output(m, bias, y, blocks):
 
 def winograd_output(m, bias, out):
     """See ``winograd.winograd_output``. m: (16, N*TH*TW, O) -> out: (N, O, OH, OW)."""
-    _check_contiguous(out, "winograd_output")
+    n, o, oh, ow = out.shape
+    if m.shape != (16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o):
+        raise ValueError(f"winograd_output: m must have shape (16, N*TH*TW, O) = "
+                         f"{(16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o)} for out of shape "
+                         f"{out.shape}, got {m.shape}")
+    _check_out(out, out.shape, "winograd_output")
     return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out,
                             _blocks(out.shape[0]))
 
@@ -219,21 +228,21 @@ def _winograd_output_adjoint(dy, dm, blocks):
                     rows[r2 + k] = d0 - d1
                     rows[r3 + k] = -d1
             # 3. (A dY) A^T along each tile's two columns, every channel at once
-            out = u(image * tiles) * O
+            first_row = u(image * tiles) * O    # dM's row of the image's first tile
             for xi in range(4):
                 for ty in range(th):
                     row = u(xi * th + ty) * line
                     for tx in range(tw):
-                        e0 = row + u(2 * tx) * O
-                        e1 = e0 + O
-                        v0 = u(4 * xi) * entry + out + u(ty * tw + tx) * O
-                        v1, v2, v3 = v0 + entry, v0 + u(2) * entry, v0 + u(3) * entry
+                        left = row + u(2 * tx) * O      # the tile's columns 2tx, 2tx + 1
+                        right = left + O
+                        m0 = u(4 * xi) * entry + first_row + u(ty * tw + tx) * O
+                        m1, m2, m3 = m0 + entry, m0 + u(2) * entry, m0 + u(3) * entry
                         for oc in range(O):
-                            a, b = rows[e0 + oc], rows[e1 + oc]
-                            dm_flat[v0 + oc] = a
-                            dm_flat[v1 + oc] = a + b
-                            dm_flat[v2 + oc] = a - b
-                            dm_flat[v3 + oc] = -b
+                            a, b = rows[left + oc], rows[right + oc]
+                            dm_flat[m0 + oc] = a
+                            dm_flat[m1 + oc] = a + b
+                            dm_flat[m2 + oc] = a - b
+                            dm_flat[m3 + oc] = -b
     return dm
 
 
@@ -243,7 +252,7 @@ def winograd_output_adjoint(dy, out=None):
     n, o, oh, ow = dy.shape
     shape = (16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else out
-    _check_contiguous(dm, "winograd_output_adjoint")
+    _check_out(dm, shape, "winograd_output_adjoint")
     return _winograd_output_adjoint(np.ascontiguousarray(dy), dm, _blocks(n))
 
 
@@ -257,15 +266,15 @@ def _winograd_input_adjoint(dv, dx, ph, pw, th, tw, blocks):
     width = 2 * tw + 2                          # the padded plane the tiles cover
     line = u(width) * C
     for block in prange(blocks):                # thread owns images [first, last)
-        rows = np.empty(4 * th * width * c, dv.dtype)      # dV B: (xi, ty, col, channel)
+        rows = np.empty(4 * th * width * c, dv.dtype)      # dV B^T: (xi, ty, col, channel)
         padded = np.empty((2 * th + 2) * width * c, dv.dtype)   # (row, col, channel)
         first, last = block * n // blocks, (block + 1) * n // blocks
         for image in range(first, last):
             rows[:] = 0
             padded[:] = 0
-            # 1. dV B^T's transpose along each tile's columns, added onto columns 2tx + s
-            #    (tiles overlap by two columns): B^T's columns give s = 0: v0,
-            #    1: v1 - v2 + v3, 2: -v0 + v1 + v2, 3: -v3
+            # 1. dV B^T: each tile row's four entries v0..v3 combined by the columns of
+            #    B^T and added onto plane columns 2tx + s (tiles overlap by two columns):
+            #    s = 0: v0, 1: v1 - v2 + v3, 2: -v0 + v1 + v2, 3: -v3
             src = u(image * tiles) * C
             for xi in range(4):
                 for ty in range(th):
@@ -309,7 +318,10 @@ def winograd_input_adjoint(dv, x_shape, padding, out=None):
     (N, C, H, W), written into ``out`` if given."""
     n, c, h, w = x_shape
     th, tw = winograd_tiles(h, w, padding)
+    if dv.shape != (16, n * th * tw, c):
+        raise ValueError(f"winograd_input_adjoint: dv must have shape (16, N*TH*TW, C) = "
+                         f"{(16, n * th * tw, c)} for x_shape {tuple(x_shape)}, got {dv.shape}")
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else out
-    _check_contiguous(dx, "winograd_input_adjoint")
+    _check_out(dx, x_shape, "winograd_input_adjoint")
     return _winograd_input_adjoint(np.ascontiguousarray(dv), dx, padding[0], padding[1],
                                    th, tw, _blocks(n))

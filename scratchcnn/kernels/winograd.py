@@ -19,10 +19,10 @@ relative in float64, 1e-6 in float32; tests/test_winograd.py).
 V[k] is a (tiles, C) matrix, tiles in (n, ty, tx) order. Each product then reduces
 over the short, contiguous rows of a tall matrix (C = 32 or 64 numbers), the shape
 BLAS runs fastest, and the transforms vectorize over channels, on planes of any width.
-With the tiles innermost instead (V[k]: (C, tiles), as until 2026-12-05), the same
-products ran 1.1-1.4x slower on AMD Zen 4 (the forward's 6.8 ms against 4.9 on the
-slides' conv2 at batch 64), and up to 2.8x slower in that virtual machine's slow
-spells (13.1 against 4.7 ms; BENCHMARKS.md).
+With the tiles innermost instead (V[k]: (C, tiles), this module's layout until
+2026-12-05), the same products ran 1.1-1.4x slower on AMD Zen 4 (the forward's 6.8 ms
+against 4.9 on the slides' conv2 at batch 64), and up to 2.8x slower in that virtual
+machine's slow spells (13.1 against 4.7 ms; BENCHMARKS.md).
 
 This module holds the matrices, the plain NumPy transforms (the readable math,
 twins of the Numba kernels in cpu_winograd.py) and the drivers ``conv3x3`` (eval),
@@ -219,14 +219,14 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     xp = array_module(x)
     n, c = x.shape[:2]
     o = weights.shape[0]
-    u_rows = xp.ascontiguousarray(filter_transform(weights).transpose(0, 2, 1))  # U^T: (16, C, O)
+    u_t = xp.ascontiguousarray(filter_transform(weights).transpose(0, 2, 1))  # U^T: (16, C, O)
     per_image = int(np.prod(winograd_tiles(*x.shape[2:], padding)))       # tiles per image
     chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
     v_buffer = _chunk_buffer(scratch, "winograd_v", c, chunks, x)
     m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
     for images, rows in chunks:
         v = transforms.winograd_input(x[images], padding, out=v_buffer(rows))   # B^T d B
-        m = xp.matmul(v, u_rows, out=m_buffer(rows))                # M[k] = V[k] U[k]^T
+        m = xp.matmul(v, u_t, out=m_buffer(rows))                   # M[k] = V[k] U[k]^T
         transforms.winograd_output(m, bias, out[images])                    # A^T M A + b
     return out
 
@@ -245,13 +245,13 @@ def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
     o = weights.shape[0]
     per_image = int(np.prod(winograd_tiles(*x.shape[2:], padding)))
     u = filter_transform(weights)                                          # U = G g G^T
-    u_rows = xp.ascontiguousarray(u.transpose(0, 2, 1))                    # U^T: (16, C, O)
+    u_t = xp.ascontiguousarray(u.transpose(0, 2, 1))                       # U^T: (16, C, O)
     v = transforms.winograd_input(x, padding, out=scratch(
         "winograd_v", (16, n * per_image, c), x))                          # V = B^T d B
     chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
     m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
     for images, rows in chunks:
-        m = xp.matmul(v[:, rows], u_rows, out=m_buffer(rows))              # M[k] = V[k] U[k]^T
+        m = xp.matmul(v[:, rows], u_t, out=m_buffer(rows))                 # M[k] = V[k] U[k]^T
         transforms.winograd_output(m, bias, out[images])                   # A^T M A + b
     return out, (v, u)
 
@@ -300,11 +300,12 @@ def _chunk_buffer(scratch, key, channels, chunks, like):
 
 
 def _chunks(n, channels, per_image, itemsize):
-    """(images, rows) slices of the chunks of ``conv3x3`` and ``conv3x3_training``: the
-    fewest chunks of whole images, as even as can be, that keep their 16 rows of
-    ``channels`` (C + O) numbers per tile within ``chunk_bytes()`` (a chunk holds one
-    image at least); rows: their tiles' rows of V and M. 64 images of which 9 fit: 8
-    chunks of 8, not 7 of 9 and one of 1 (whose kernels would keep one thread busy)."""
+    """(images, rows) slices of the chunks of ``conv3x3``, ``conv3x3_training`` and
+    ``conv3x3_backward``: the fewest chunks of whole images, as even as can be, whose
+    V and M (16 * tiles * (C + O) numbers, ``channels`` = C + O) fit in ``chunk_bytes()``
+    (a chunk holds one image at least); rows: their tiles' rows of V and M. 64 images of
+    which 9 fit: 8 chunks of 8, not 7 of 9 and one of 1 (whose kernels would keep one
+    thread busy)."""
     fit = max(1, chunk_bytes() // (16 * channels * per_image * itemsize))
     count = -(-n // fit)
     for index in range(count):
