@@ -240,7 +240,7 @@ MUTATIONS = [
      "rows[r3 + k] = d1", "Winograd training (Numba): dM = A dY A^T with a wrong sign"),
     ("core", "scratchcnn/kernels/cpu_winograd.py", "            rows[:] = 0\n            padded[:] = 0\n",
      "            rows[:] = 0\n", "Winograd dL/dx (Numba): a block's plane not cleared between images"),
-    ("audit", "scratchcnn/kernels/cpu_winograd.py", "    if tuple(out.shape) != tuple(shape):",
+    ("audit", "scratchcnn/kernels/cpu_winograd.py", "    if tuple(array.shape) != tuple(shape):",
      "    if False:", "Winograd (Numba): an out of the wrong shape accepted"),
     ("core", "scratchcnn/kernels/cpu_winograd.py", "rows[e3 + ch] -= d",
      "rows[e3 + ch] += d", "Winograd training (Numba): B dV B^T with a wrong sign"),

@@ -103,12 +103,17 @@ def _winograd_input(x, v, ph, pw, th, tw, blocks):
     return v
 
 
+def _check_shape(array, name, shape, function):
+    # The kernels index flat views without bounds checks: an array of the wrong shape
+    # would be read in the wrong layout, or written past its end.
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{function}: {name} must have shape {tuple(shape)}, got {array.shape}")
+
+
 def _check_out(out, shape, function):
-    # The kernels write ``out`` through a flat view without bounds checks: on a strided
-    # array that view would be a copy and the result silently lost; a wrong shape would
-    # be read in the wrong layout, or written past its end.
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"{function}: out must have shape {tuple(shape)}, got {out.shape}")
+    # ``out`` is written through a flat view: on a strided array that view would be a
+    # copy and the result silently lost.
+    _check_shape(out, "out", shape, function)
     if not out.flags.c_contiguous:
         raise ValueError(f"{function}: out must be C-contiguous (it is written as flat planes)")
 
@@ -184,11 +189,9 @@ def _winograd_output(m, bias, y, blocks):
 def winograd_output(m, bias, out):
     """See ``winograd.winograd_output``. m: (16, N*TH*TW, O) -> out: (N, O, OH, OW)."""
     n, o, oh, ow = out.shape
-    if m.shape != (16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o):
-        raise ValueError(f"winograd_output: m must have shape (16, N*TH*TW, O) = "
-                         f"{(16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o)} for out of shape "
-                         f"{out.shape}, got {m.shape}")
-    _check_out(out, out.shape, "winograd_output")
+    _check_out(out, out.shape, "winograd_output")       # its shape sets M's: contiguity
+    _check_shape(m, "m", (16, n * ((oh + 1) // 2) * ((ow + 1) // 2), o),
+                 "winograd_output")
     return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out,
                             _blocks(out.shape[0]))
 
@@ -318,9 +321,7 @@ def winograd_input_adjoint(dv, x_shape, padding, out=None):
     (N, C, H, W), written into ``out`` if given."""
     n, c, h, w = x_shape
     th, tw = winograd_tiles(h, w, padding)
-    if dv.shape != (16, n * th * tw, c):
-        raise ValueError(f"winograd_input_adjoint: dv must have shape (16, N*TH*TW, C) = "
-                         f"{(16, n * th * tw, c)} for x_shape {tuple(x_shape)}, got {dv.shape}")
+    _check_shape(dv, "dv", (16, n * th * tw, c), "winograd_input_adjoint")
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else out
     _check_out(dx, x_shape, "winograd_input_adjoint")
     return _winograd_input_adjoint(np.ascontiguousarray(dv), dx, padding[0], padding[1],
