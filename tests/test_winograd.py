@@ -1,8 +1,11 @@
-"""Winograd F(2x2, 3x3): the transforms, their Numba twins, and Conv2D's eval and training paths.
+"""Winograd F(m x m, 3x3): the transforms, their Numba twins, and Conv2D's eval and training paths.
 
-* The matrices B^T, G, A^T give a 3x3 correlation of one 4x4 tile exactly.
-* The layout, channels innermost: V[4*xi + nu, (n, ty, tx), c] is B^T d B of that tile of
-  channel c, computed here tile by tile from the padded input (an independent route).
+* The matrices B^T, G, A^T of F(2x2, 3x3) and F(4x4, 3x3) give a 3x3 correlation of one
+  tile exactly; F4's A^T and G are the Toom-Cook matrices of its points (0, 1, -1, 1/2,
+  -2, infinity), built here from the points.
+* The layout, channels innermost: V[6*xi + nu, (n, ty, tx), c] is B^T d B of that tile of
+  channel c, computed here tile by tile from the padded input (an independent route);
+  for F2 too (the NumPy transforms take either scheme; the Numba ones refuse F2).
 * cpu_winograd's four transforms equal their NumPy twins (winograd.py) (float64 to 1e-12
   relative, float32 to 1e-5; ``close`` from test_kernels) with identical bits on a
   second call, over odd, non-square sizes, padding on one axis only, batch 1 and 64,
@@ -14,7 +17,7 @@
   The reference path (use_reference) never runs Winograd: it is the plain im2col
   algorithm.
 * Negative control: a transform with one wrong sign is caught.
-* When it runs: 3x3, stride 1, 16+ input channels, and at least MIN_TILES (2048) tiles
+* When it runs: 3x3, stride 1, 16+ input channels, and at least MIN_TILES (512) 4x4 tiles
   in the batch. The other tests run it on any number of tiles (``any_batch``).
 * Elsewhere eval mode runs im2col a chunk of images at a time: the whole-batch output
   to 1e-12 in float64, a partial last chunk included.
@@ -30,7 +33,9 @@ from test_kernels import close
 from scratchcnn import Conv2D, use_reference
 from scratchcnn.gradcheck import check_layer
 from scratchcnn.kernels import cpu_winograd, fast_conv2d_applies, im2col_chunks, winograd
-from scratchcnn.kernels.winograd import WINOGRAD_AT, WINOGRAD_BT, WINOGRAD_G, filter_transform
+from scratchcnn.kernels.winograd import F2, F4, SCHEME, filter_transform
+
+E = SCHEME.entries          # 36 products: F(4x4, 3x3), what Conv2D runs
 
 CASES = [  # (x shape, padding)
     ((64, 32, 26, 26), (0, 0)),          # the slides' conv2 input
@@ -52,14 +57,37 @@ def any_batch(monkeypatch):
     monkeypatch.setattr(winograd, "MIN_TILES", 0)
 
 
-def test_one_tile_by_hand():
-    """A^T [(G g G^T) * (B^T d B)] A is the 3x3 correlation of d's four windows."""
+@pytest.mark.parametrize("scheme", [F2, F4], ids=["F2", "F4"])
+def test_one_tile_by_hand(scheme):
+    """A^T [(G g G^T) * (B^T d B)] A is the 3x3 correlation of the (m + 2) x (m + 2) tile
+    d's m x m windows; with one entry of B^T changed it is not."""
     rng = np.random.default_rng(0)
-    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
-    y = WINOGRAD_AT @ ((WINOGRAD_G @ g @ WINOGRAD_G.T) * (WINOGRAD_BT @ d @ WINOGRAD_BT.T)) \
-        @ WINOGRAD_AT.T
-    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
-    assert np.abs(y - direct).max() < 1e-12
+    m = scheme.m
+    d, g = rng.standard_normal((m + 2, m + 2)), rng.standard_normal((3, 3))
+
+    def winograd_tile(bt):
+        return scheme.at @ ((scheme.g @ g @ scheme.g.T) * (bt @ d @ bt.T)) @ scheme.at.T
+    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(m)] for i in range(m)])
+    assert np.abs(winograd_tile(scheme.bt) - direct).max() < 1e-12
+    wrong = scheme.bt.copy()
+    wrong[1, 2] += 0.5
+    assert np.abs(winograd_tile(wrong) - direct).max() > 1e-3
+
+
+def test_f4_matrices_from_their_points():
+    """Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (Lavin & Gray sec. 4.1):
+    A^T[i, j] = p_j^i (infinity: the column (0, 0, 0, 1)), and G's row j is
+    (1, p_j, p_j^2) / prod over k != j of (p_j - p_k) (infinity: (0, 0, 1)). B^T is then
+    fixed by the by-hand test above. B^T and A^T hold no rounding in float32."""
+    points = np.array([0, 1, -1, 0.5, -2])
+    vandermonde = points[None, :] ** np.arange(4)[:, None]                 # (4, 5)
+    assert np.array_equal(F4.at, np.hstack([vandermonde, [[0], [0], [0], [1]]]))
+    for j, p in enumerate(points):
+        scale = np.prod([p - q for k, q in enumerate(points) if k != j])
+        assert np.allclose(F4.g[j], np.array([1, p, p * p]) / scale, rtol=0, atol=1e-15)
+    assert np.array_equal(F4.g[5], [0, 0, 1])
+    for exact in (F4.bt, F4.at):
+        assert np.array_equal(exact.astype(np.float32).astype(np.float64), exact)
 
 
 @pytest.fixture
@@ -83,13 +111,13 @@ def test_transform_kernels_match_reference(dtype, case, few_blocks):
     assert cpu_winograd.winograd_input(x, padding, out=out) is out
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu_winograd.winograd_input(x, padding, out=np.empty(out.shape + (2,), dtype)[..., 0])
-    with pytest.raises(ValueError, match=r"out must have shape \(16, "):
+    with pytest.raises(ValueError, match=r"out must have shape \(36, "):
         cpu_winograd.winograd_input(x, padding,
                                     out=np.empty(out.shape[:2] + (shape[1] + 1,), dtype))
 
     n, _, h, w = shape
     oh, ow = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
-    m = rng.standard_normal((16, v.shape[1], 3)).astype(dtype)
+    m = rng.standard_normal((E, v.shape[1], 3)).astype(dtype)
     bias = rng.standard_normal(3).astype(dtype)                    # a different bias per channel
     expected_y = winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
     y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
@@ -101,25 +129,54 @@ def test_transform_kernels_match_reference(dtype, case, few_blocks):
             cpu_winograd.winograd_output(m, bias, strided)
 
 
-@pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
-def test_channels_innermost(transforms):
-    """V[4*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu] for the 4x4 tile d of channel c
-    at rows 2*ty.., columns 2*tx.. of the zero-padded image n: every tile of every
-    channel, computed one at a time from the padded input (float64, 1e-12)."""
-    x, padding = np.random.default_rng(9).standard_normal((3, 5, 7, 6)), (1, 0)
-    th, tw = winograd.winograd_tiles(7, 6, padding)
-    padded = np.zeros((3, 5, 2 * th + 2, 2 * tw + 2))
-    padded[:, :, 1:8, 0:6] = x
-    v = transforms.winograd_input(x, padding)
-    assert v.shape == (16, 3 * th * tw, 5)
+@pytest.mark.parametrize("transforms, scheme", [(cpu_winograd, F4), (winograd, F4),
+                                               (winograd, F2)],
+                         ids=["numba-F4", "numpy-F4", "numpy-F2"])
+def test_channels_innermost(transforms, scheme):
+    """V[(m+2)*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu] for the (m+2) x (m+2) tile d
+    of channel c at rows m*ty.., columns m*tx.. of the zero-padded image n: every tile of
+    every channel, computed one at a time from the padded input (float64, 1e-12)."""
+    x, padding = np.random.default_rng(9).standard_normal((3, 5, 11, 6)), (1, 0)
+    m, t = scheme.m, scheme.m + 2
+    th, tw = winograd.winograd_tiles(11, 6, padding, scheme)
+    padded = np.zeros((3, 5, m * th + 2, m * tw + 2))
+    padded[:, :, 1:12, 0:6] = x
+    v = transforms.winograd_input(x, padding, scheme=scheme)
+    assert v.shape == (t * t, 3 * th * tw, 5)
     for n in range(3):
         for ty in range(th):
             for tx in range(tw):
                 for c in range(5):
-                    d = padded[n, c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4]
+                    d = padded[n, c, m * ty:m * ty + t, m * tx:m * tx + t]
                     row = (n * th + ty) * tw + tx
-                    assert np.abs(v[:, row, c].reshape(4, 4)
-                                  - WINOGRAD_BT @ d @ WINOGRAD_BT.T).max() < 1e-12
+                    assert np.abs(v[:, row, c].reshape(t, t)
+                                  - scheme.bt @ d @ scheme.bt.T).max() < 1e-12
+
+
+def test_numba_transforms_refuse_f2():
+    """The Numba kernels are written for 6x6 tiles: F2 is refused by name, not misread."""
+    x = np.zeros((1, 2, 6, 6))
+    with pytest.raises(ValueError, match=r"written for F\(4x4, 3x3\).*F\(2x2, 3x3\)"):
+        cpu_winograd.winograd_input(x, (0, 0), scheme=F2)
+    with pytest.raises(ValueError, match=r"written for F\(4x4, 3x3\)"):
+        cpu_winograd.winograd_output_adjoint(np.zeros((1, 2, 4, 4)), scheme=F2)
+
+
+@pytest.mark.parametrize("scheme", [F2, F4], ids=["F2", "F4"])
+def test_both_schemes_give_the_convolution(scheme):
+    """The NumPy transforms of either scheme, with U = G g G^T and the products
+    M[k] = V[k] U[k]^T, give im2col's convolution (Conv2D in training mode) on an odd,
+    padded geometry (float64, 1e-12 relative)."""
+    rng = np.random.default_rng(14)
+    x, padding = rng.standard_normal((2, 3, 9, 7)), (1, 0)
+    layer = Conv2D(3, 4, 3, padding=padding).astype(np.float64)
+    layer.use_winograd = False
+    im2col = layer.forward(x)
+    v = winograd.winograd_input(x, padding, scheme=scheme)
+    u = filter_transform(layer.params["W"], scheme)
+    out = winograd.winograd_output(v @ u.transpose(0, 2, 1), layer.params["b"],
+                                   np.empty_like(im2col), scheme)
+    assert np.abs(out - im2col).max() <= 1e-12 * np.abs(im2col).max()
 
 
 @pytest.mark.parametrize("transforms", [cpu_winograd, winograd], ids=["numba", "numpy"])
@@ -130,9 +187,9 @@ def test_conv3x3_gives_the_convolution(monkeypatch, transforms, per_chunk):
     im2col's convolution (Conv2D in training mode) to 1e-12 in float64."""
     rng = np.random.default_rng(9)
     x, padding = rng.standard_normal((5, 20, 7, 6)), (1, 0)
-    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))              # 4 x 2
+    tiles = int(np.prod(winograd.winograd_tiles(7, 6, padding)))              # 2 x 1
     if per_chunk:                     # bytes for per_chunk images' V and M (C + O = 24)
-        monkeypatch.setattr(winograd, "chunk_bytes", lambda: per_chunk * 16 * 24 * tiles * 8)
+        monkeypatch.setattr(winograd, "chunk_bytes", lambda: per_chunk * E * 24 * tiles * 8)
     layer = Conv2D(20, 4, 3, padding=padding).astype(np.float64)
     layer.use_winograd = False
     im2col = layer.forward(x)
@@ -140,7 +197,7 @@ def test_conv3x3_gives_the_convolution(monkeypatch, transforms, per_chunk):
     winograd.conv3x3(x, layer.params["W"], layer.params["b"], padding, transforms, out,
                      lambda key, shape, like: buffers.setdefault(key, np.empty(shape)))
     assert np.abs(out - im2col).max() <= 1e-12 * np.abs(im2col).max()
-    assert buffers["winograd_m"].size == 16 * (per_chunk or 5) * tiles * 4  # rows x O
+    assert buffers["winograd_m"].size == E * (per_chunk or 5) * tiles * 4   # rows x O
 
 
 def eval_and_train_outputs(layer, x):
@@ -226,14 +283,15 @@ def test_when_winograd_is_used():
 
 
 def test_when_winograd_pays(monkeypatch):
-    """From MIN_TILES (2048) tiles in the batch on: 15 MNIST images at conv2 (26x26 in,
-    144 tiles each: 2160), not 14; 42 14x14 maps padded by 1 (49 tiles each), not 41;
-    128 7x7 maps padded by 1 (16 tiles each), not 127. Never with 8 input channels."""
-    assert REAL_MIN_TILES == 2048
+    """From MIN_TILES (512) 4x4 tiles in the batch on: 15 MNIST images at conv2 (26x26
+    in, 36 tiles each: 540), not 14 (504); 32 14x14 maps padded by 1 (16 tiles each), not
+    31; 128 7x7 maps padded by 1 (4 tiles each, the last ones cut off), not 127. Never
+    with 8 input channels."""
+    assert REAL_MIN_TILES == 512
     monkeypatch.setattr(winograd, "MIN_TILES", REAL_MIN_TILES)
     weights, stride = (64, 32, 3, 3), (1, 1)
-    for width, padding, tiles, fewest_images in ((26, 0, 144, 15), (14, 1, 49, 42),
-                                                 (7, 1, 16, 128)):
+    for width, padding, tiles, fewest_images in ((26, 0, 36, 15), (14, 1, 16, 32),
+                                                 (7, 1, 4, 128)):
         assert np.prod(winograd.winograd_tiles(width, width, (padding, padding))) == tiles
         assert not winograd.applies((fewest_images - 1, 32, width, width), weights, stride,
                                     (padding,) * 2)
@@ -241,13 +299,14 @@ def test_when_winograd_pays(monkeypatch):
                                 (padding,) * 2)
     assert winograd.applies((15, 32, 26, 26), weights, stride, (0, 0))
     assert not winograd.applies((14, 32, 26, 26), weights, stride, (0, 0))
-    assert winograd.applies((1, 32, 3, 4098), weights, stride, (0, 0))   # one row of 2048
+    assert winograd.applies((1, 32, 3, 2050), weights, stride, (0, 0))   # one row of 512
+    assert not winograd.applies((1, 32, 3, 2046), weights, stride, (0, 0))  # ... of 511
     assert not winograd.applies((64, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
     assert not winograd.applies((64, 32, 26, 26), weights, (2, 2), (0, 0))
     assert not winograd.applies((64, 32, 26, 26), (64, 32, 5, 5), stride, (0, 0))
-    # 8x8 in, 3x3 tiles each: 2048 tiles from 228 images (2052) on, not 227 (2043)
-    assert ran_winograd(Conv2D(16, 8, 3), batch=228)
-    assert not ran_winograd(Conv2D(16, 8, 3), batch=227)
+    # 8x8 in, 2x2 tiles each: 512 tiles from 128 images on, not 127 (508)
+    assert ran_winograd(Conv2D(16, 8, 3), batch=128)
+    assert not ran_winograd(Conv2D(16, 8, 3), batch=127)
 
 
 def test_a_wrong_transform_is_caught():
@@ -264,8 +323,10 @@ def test_a_wrong_transform_is_caught():
 def test_filter_transform_layout():
     g = np.random.default_rng(6).standard_normal((4, 3, 3, 3))
     u = filter_transform(g)
-    assert u.shape == (16, 4, 3)
-    assert np.allclose(u[:, 2, 1].reshape(4, 4), WINOGRAD_G @ g[2, 1] @ WINOGRAD_G.T)
+    assert u.shape == (36, 4, 3)
+    assert np.allclose(u[:, 2, 1].reshape(6, 6), F4.g @ g[2, 1] @ F4.g.T)
+    assert np.allclose(filter_transform(g, F2)[:, 2, 1].reshape(4, 4),
+                       F2.g @ g[2, 1] @ F2.g.T)
 
 
 @pytest.mark.parametrize("case", [((5, 1, 9, 8), 3, 1, 0), ((5, 3, 11, 7), 5, 2, 2),
@@ -295,12 +356,13 @@ def test_eval_conv_in_chunks_equals_im2col(monkeypatch, case):
         assert layer.cols is not None
 
 
+@pytest.mark.parametrize("scheme", [F2, F4], ids=["F2", "F4"])
 @pytest.mark.parametrize("case", CASES[1:], ids=lambda c: f"{c[0]}p{c[1]}")
-def test_adjoints_by_the_dot_product(monkeypatch, case):
+def test_adjoints_by_the_dot_product(case, scheme):
     """The definition of an adjoint: <T a, b> = <a, T* b> for every a, b. Checked on
     random a, b (float64, 1e-12 relative) for the input, output and filter transforms
-    against winograd_input_adjoint, winograd_output_adjoint, filter_transform_adjoint.
-    Negative control: the input adjoint with B^T in place of B fails it."""
+    against winograd_input_adjoint, winograd_output_adjoint, filter_transform_adjoint,
+    for both schemes. Negative control: the input adjoint with B^T in place of B fails it."""
     shape, padding = case
     rng = np.random.default_rng(11)
     n, c, h, w = shape
@@ -310,20 +372,22 @@ def test_adjoints_by_the_dot_product(monkeypatch, case):
         return abs(left - right) <= 1e-12 * max(abs(left), abs(right), 1.0)
 
     x = rng.standard_normal(shape)
-    v = winograd.winograd_input(x, padding)
+    v = winograd.winograd_input(x, padding, scheme=scheme)
     dv = rng.standard_normal(v.shape)
-    assert agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(dv, shape, padding)))
-    m = rng.standard_normal((16, v.shape[1], 3))
-    y = winograd.winograd_output(m, np.zeros(3), np.empty((n, 3, oh, ow)))
+    assert agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(
+        dv, shape, padding, scheme=scheme)))
+    m = rng.standard_normal((scheme.entries, v.shape[1], 3))
+    y = winograd.winograd_output(m, np.zeros(3), np.empty((n, 3, oh, ow)), scheme)
     dy = rng.standard_normal(y.shape)
-    assert agree(np.sum(y * dy), np.sum(m * winograd.winograd_output_adjoint(dy)))
+    assert agree(np.sum(y * dy), np.sum(m * winograd.winograd_output_adjoint(
+        dy, scheme=scheme)))
     g = rng.standard_normal((3, c, 3, 3))
-    u = filter_transform(g)
+    u = filter_transform(g, scheme)
     du = rng.standard_normal(u.shape)
-    assert agree(np.sum(u * du), np.sum(g * winograd.filter_transform_adjoint(du)))
-    monkeypatch.setattr(winograd, "WINOGRAD_BT", WINOGRAD_BT.T)       # a wrong adjoint
+    assert agree(np.sum(u * du), np.sum(g * winograd.filter_transform_adjoint(du, scheme)))
+    wrong = scheme._replace(bt=scheme.bt.T)                            # a wrong adjoint
     assert not agree(np.sum(v * dv), np.sum(x * winograd.winograd_input_adjoint(
-        dv, shape, padding)))
+        dv, shape, padding, scheme=wrong)))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
@@ -341,7 +405,7 @@ def test_adjoint_kernels_match_reference(dtype, case, few_blocks):
     assert np.array_equal(cpu_winograd.winograd_output_adjoint(dy), dm)
     out = np.empty_like(dm)
     assert cpu_winograd.winograd_output_adjoint(dy, out=out) is out
-    dv = rng.standard_normal((16, dm.shape[1], c)).astype(dtype)   # the same tile rows
+    dv = rng.standard_normal((E, dm.shape[1], c)).astype(dtype)    # the same tile rows
     expected = winograd.winograd_input_adjoint(dv, shape, padding)
     dx = cpu_winograd.winograd_input_adjoint(dv, shape, padding)
     close(dx, expected, dtype)
@@ -368,7 +432,7 @@ def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, 
     the finite-difference check of test_layers (relative_error < 1e-6)."""
     tiles = int(np.prod(winograd.winograd_tiles(5, 6, (padding, padding))))
     monkeypatch.setattr(winograd, "chunk_bytes",                     # chunks of 1, 2, 2
-                        lambda: 2 * 16 * (16 + 3) * tiles * 8)
+                        lambda: 2 * E * (16 + 3) * tiles * 8)
     rng = np.random.default_rng(13)
     layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
     plain = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
@@ -411,7 +475,7 @@ def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, 
 
 def test_when_training_takes_winograd(monkeypatch):
     """A training step takes Winograd where an eval forward does (``fast_conv2d_applies``:
-    MIN_TILES, 2048 tiles, is 15 MNIST images at conv2), never on the reference path."""
+    MIN_TILES, 512 tiles, is 15 MNIST images at conv2), never on the reference path."""
     monkeypatch.setattr(winograd, "MIN_TILES", REAL_MIN_TILES)
     conv = Conv2D(16, 8, 3)
     for batch, expected in ((15, True), (14, False)):
@@ -429,7 +493,7 @@ def test_chunks_are_even_and_fit(monkeypatch):
     """_chunks: every image once, in order; the fewest chunks that fit (ceil(N / fit));
     sizes that differ by one at most; rows = the chunk's images times the tiles per image."""
     def chunk_sizes(n, fit, per_image=3):
-        monkeypatch.setattr(winograd, "chunk_bytes", lambda: fit * 16 * 5 * per_image * 8)
+        monkeypatch.setattr(winograd, "chunk_bytes", lambda: fit * E * 5 * per_image * 8)
         chunks = list(winograd._chunks(n, 5, per_image, 8))
         assert [c[0].start for c in chunks] == [0] + [c[0].stop for c in chunks[:-1]]
         assert chunks[-1][0].stop == n

@@ -11,7 +11,7 @@ batchnorm_forward, batchnorm_backward_sums, batchnorm_input_grad``, and the occl
 cone's ``subtract_into_band, occluder_case_sums`` (on the GPU their NumPy versions).
 
 Faster algorithms are chosen here, never in a layer: ``fast_conv2d`` runs Winograd
-F(2x2, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
+F(4x4, 3x3) (winograd.py, Numba transforms in cpu_winograd.py) or im2col in chunks of
 images (im2col_chunks.py) for Conv2D's eval-mode forward on the Numba path, and
 ``fast_conv2d_training`` / ``fast_conv2d_backward`` run a training step by Winograd
 wherever it applies (the same rule: ``fast_conv2d_applies``).
@@ -67,7 +67,7 @@ def fast_conv2d(x, weights, bias, stride, padding, scratch):
 
     x: (N, C, H, W); weights: (O, C, kh, kw); bias: (O,); stride, padding: pairs;
     scratch(key, shape, like): reused work buffers -> y: (N, O, OH, OW) or None.
-    On the Numba path: Winograd F(2x2, 3x3) where ``winograd.applies`` (3x3, stride-1
+    On the Numba path: Winograd F(4x4, 3x3) where ``winograd.applies`` (3x3, stride-1
     filters with at least ``winograd.MIN_CHANNELS`` input channels, on a batch of at least
     ``winograd.MIN_TILES`` output tiles); any other convolution by
     im2col a chunk of images at a time (im2col_chunks.py). The reference path and the

@@ -1,19 +1,26 @@
-"""Winograd F(2x2, 3x3): a faster algorithm for 3x3, stride-1 convolutions.
+"""Winograd F(m x m, 3x3): faster algorithms for 3x3, stride-1 convolutions.
 
 Lavin & Gray 2016 ("Fast Algorithms for Convolutional Neural Networks",
-arXiv:1509.09308, sec. 4): every 2x2 output tile Y of a 3x3 filter g over a 4x4
-input tile d (the tiles overlap by 2) is
+arXiv:1509.09308, sec. 4): every m x m output tile Y of a 3x3 filter g over an
+(m + 2) x (m + 2) input tile d (the tiles overlap by 2) is
 
-    Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise)
+    Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise; Lavin & Gray eq. 8)
 
-which takes 16 multiplications instead of 36. Summed over input channels, the 16
-elementwise products become 16 matrix products, one per tile entry k = (xi, nu):
+which takes (m + 2)^2 multiplications instead of 9 m^2. Summed over input channels,
+the elementwise products become (m + 2)^2 matrix products, one per tile entry
+k = (xi, nu):
 
-    M[k] = V[k] @ U[k]^T,   V = B^T d B: (16, tiles, C),   U = G g G^T: (16, O, C)
+    M[k] = V[k] @ U[k]^T,   V = B^T d B: ((m+2)^2, tiles, C),   U = G g G^T: ((m+2)^2, O, C)
 
-so 2.25x fewer multiply-adds than im2col's single product, for the price of two
-cheap transforms. The result is the same convolution up to rounding (1e-16
-relative in float64, 1e-6 in float32; tests/test_winograd.py).
+Two schemes are here. ``F2`` = F(2x2, 3x3), whose matrices hold only 0, 1/2 and 1
+(the one to read first), takes 16 products per 4 outputs: 2.25x fewer multiply-adds
+than im2col. ``F4`` = F(4x4, 3x3) takes 36 per 16: 4x fewer, for larger transforms
+and more rounding (float32: worst relative error 3.8e-6 against F2's 1.2e-6 on
+random tiles; BENCHMARKS.md). Conv2D runs ``SCHEME`` = F4: a training step (forward and
+backward) of the slides' conv2 at batch 64 took 17.3-17.7 ms against F2's 25.4-26.1, and
+F4 was faster on every layer of the two models (AMD Zen 4, BENCHMARKS.md). The result is
+the same convolution up to rounding (tests/test_winograd.py checks both schemes against
+im2col's convolution).
 
 **Channels innermost.** V, M and their gradients hold a tile's channels in a row:
 V[k] is a (tiles, C) matrix, tiles in (n, ty, tx) order. Each product then reduces
@@ -21,14 +28,17 @@ over the short, contiguous rows of a tall matrix (C = 32 or 64 numbers), the sha
 BLAS runs fastest, and the transforms vectorize over channels, on planes of any width.
 With the tiles innermost instead (V[k]: (C, tiles), this module's layout until
 2026-12-05), the same products ran 1.1-1.4x slower on AMD Zen 4 (the forward's 6.8 ms
-against 4.9 on the slides' conv2 at batch 64), and up to 2.8x slower in that virtual
-machine's slow spells (13.1 against 4.7 ms; BENCHMARKS.md).
+against 4.9 on the slides' conv2 at batch 64, F2), and up to 2.8x slower in that
+virtual machine's slow spells (13.1 against 4.7 ms; BENCHMARKS.md).
 
-This module holds the matrices, the plain NumPy transforms (the readable math,
-twins of the Numba kernels in cpu_winograd.py) and the drivers ``conv3x3`` (eval),
-``conv3x3_training`` and ``conv3x3_backward``. ``kernels/__init__.py`` decides when
-they run: on the Numba path only (the reference path stays plain im2col).
+This module holds the matrices, the plain NumPy transforms for either scheme (the
+readable math, twins of the Numba kernels in cpu_winograd.py, which are written for
+F4) and the drivers ``conv3x3`` (eval), ``conv3x3_training`` and ``conv3x3_backward``.
+``kernels/__init__.py`` decides when they run: on the Numba path only (the reference
+path stays plain im2col).
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from ..backend import array_module
@@ -38,14 +48,16 @@ from ..backend import array_module
 # threshold measured at run time would make the same model give different bits (in the
 # last digits of a lesson's output) from run to run.
 MIN_CHANNELS = 16
-# Tiles per batch (rows of V: N*TH*TW) from which Winograd runs. Below, its fixed costs
-# (16 small matrix products, four kernels) outweigh the multiply-adds it saves: against
-# im2col, eval and training broke even between 1,000 and 2,400 tiles on the layers of
-# the two models in BENCHMARKS.md (26x26 to 7x7 planes, 32 to 128 channels; 200-600 on
-# two narrower 12x12 layers), and at 2,048 to 18,432 tiles Winograd was 1.05-1.37x
-# faster (2026-12-05, AMD Zen 4). A batch of one 28x28 MNIST image (144 tiles at conv2)
-# takes im2col, a training batch of 64 Winograd.
-MIN_TILES = 2048
+# Tiles per batch (rows of V: N*TH*TW, in F(4x4, 3x3)'s 4x4 tiles) from which Winograd
+# runs. Below, its fixed costs (36 small matrix products, four kernels) outweigh the
+# multiply-adds it saves: against im2col, eval broke even between 200 and 800 tiles on
+# the layers of the two models in BENCHMARKS.md (28x28 to 7x7 planes, 16 to 64 input
+# channels) and training between 150 and 260; at 512 tiles and more Winograd was
+# 1.05-2.0x faster, except a 0.8-1.0x eval of a 16-channel 28x28 layer (2026-12-05,
+# AMD Zen 4). A batch of one 28x28 MNIST image (36 tiles at conv2) takes im2col, a
+# training batch of 64 Winograd. 512 tiles are 8,192 output positions, the same as the
+# 2,048 F(2x2, 3x3) tiles of this rule until F4 came.
+MIN_TILES = 512
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
 
@@ -72,116 +84,178 @@ WINOGRAD_G = np.array([[1, 0, 0],
 WINOGRAD_AT = np.array([[1, 1, 1, 0],
                         [0, 1, -1, -1]], dtype=np.float64)     # (2, 4) output transform
 
+# F(4x4, 3x3) by the Toom-Cook construction (Lavin & Gray sec. 4.1) at the points 0, 1,
+# -1, 1/2, -2 and infinity: Barabasz et al. 2020 ("Error analysis and improving the
+# accuracy of Winograd convolution for deep neural networks", ACM TOMS 46(4)) found
+# them more accurate in float32 than Lavin & Gray's 0, +-1, +-2 (measured here on 200
+# random 32-channel tiles: worst relative error 3.8e-6 against 9.6e-6; BENCHMARKS.md).
+# tests/test_winograd.py builds the same matrices from the points. Every entry of B^T
+# and A^T is exact in float32 (halves, quarters, eighths).
+F4_BT = np.array([[1, -1.5, -2, 1.5, 1, 0],
+                  [0, -1, 0.5, 2.5, 1, 0],
+                  [0, 1, -2.5, 0.5, 1, 0],
+                  [0, -2, -1, 2, 1, 0],
+                  [0, 0.5, -1, -0.5, 1, 0],
+                  [0, 1, -1.5, -2, 1.5, 1]], dtype=np.float64)   # (6, 6) input transform
+F4_G = np.array([[1, 0, 0],
+                 [1 / 3, 1 / 3, 1 / 3],
+                 [-1 / 3, 1 / 3, -1 / 3],
+                 [-16 / 15, -8 / 15, -4 / 15],
+                 [1 / 15, -2 / 15, 4 / 15],
+                 [0, 0, 1]], dtype=np.float64)                   # (6, 3) filter transform
+F4_AT = np.array([[1, 1, 1, 1, 1, 0],
+                  [0, 1, -1, 0.5, -2, 0],
+                  [0, 1, 1, 0.25, 4, 0],
+                  [0, 1, -1, 0.125, -8, 1]], dtype=np.float64)   # (4, 6) output transform
 
-def winograd_tiles(h, w, padding):
-    """Tile grid (TH, TW) of F(2x2, 3x3) for an (h, w) input: one tile per 2x2 block of
-    the (OH, OW) = (h + 2*ph - 2, w + 2*pw - 2) output, the last one cut off if odd."""
-    ph, pw = padding
-    return (h + 2 * ph - 1) // 2, (w + 2 * pw - 1) // 2
+
+class Scheme(NamedTuple):
+    """F(m x m, 3x3): m x m output tiles from (m + 2) x (m + 2) input tiles, moved by m.
+    bt: (m + 2, m + 2) = B^T; g: (m + 2, 3) = G; at: (m, m + 2) = A^T."""
+    m: int
+    bt: np.ndarray
+    g: np.ndarray
+    at: np.ndarray
+
+    @property
+    def entries(self):
+        """Entries of a transformed tile, (m + 2)^2: the number of matrix products."""
+        return (self.m + 2) ** 2
 
 
-def winograd_input(x, padding, out=None):
-    """Input transform V = B^T d B of every 4x4 input tile d (NumPy; cpu_winograd.py
-    has the Numba twin).
+F2 = Scheme(2, WINOGRAD_BT, WINOGRAD_G, WINOGRAD_AT)
+F4 = Scheme(4, F4_BT, F4_G, F4_AT)
+SCHEME = F4             # what Conv2D runs (the module docstring says why)
+
+
+def winograd_tiles(h, w, padding, scheme=SCHEME):
+    """Tile grid (TH, TW) of F(m x m, 3x3) for an (h, w) input: one tile per m x m block
+    of the (OH, OW) = (h + 2*ph - 2, w + 2*pw - 2) output, the last one cut off where m
+    does not divide it."""
+    (ph, pw), m = padding, scheme.m
+    return -(-(h + 2 * ph - 2) // m), -(-(w + 2 * pw - 2) // m)
+
+
+def winograd_input(x, padding, out=None, scheme=SCHEME):
+    """Input transform V = B^T d B of every (m + 2) x (m + 2) input tile d (NumPy;
+    cpu_winograd.py has the Numba twin).
 
     x: (N, C, H, W); padding: (ph, pw)
-    returns V: (16, N*TH*TW, C), V[4*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu] for
-    the tile d = x_padded[n, c, 2*ty:2*ty + 4, 2*tx:2*tx + 4] ((TH, TW) from
+    returns V: ((m+2)^2, N*TH*TW, C), V[(m+2)*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu]
+    for the tile d = x_padded[n, c, m*ty:m*ty + m + 2, m*tx:m*tx + m + 2] ((TH, TW) from
     ``winograd_tiles``; zeros beyond the padded input); written into ``out`` if given.
     """
     xp = array_module(x)
-    (ph, pw), (n, c, h, w) = padding, x.shape
-    th, tw = winograd_tiles(h, w, padding)
-    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    (ph, pw), (n, c, h, w), m = padding, x.shape, scheme.m
+    th, tw = winograd_tiles(h, w, padding, scheme)
+    padded = xp.zeros((n, c, m * th + 2, m * tw + 2), dtype=x.dtype)
     padded[:, :, ph:ph + h, pw:pw + w] = x
-    tiles = xp.empty((4, 4, n, c, th, tw), dtype=x.dtype)     # tiles[r, s] = d[r, s]
-    for r in range(4):
-        for s in range(4):
-            tiles[r, s] = padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2]
-    bt = xp.asarray(WINOGRAD_BT, dtype=x.dtype)
+    tiles = xp.empty((m + 2, m + 2, n, c, th, tw), dtype=x.dtype)   # tiles[r, s] = d[r, s]
+    for r in range(m + 2):
+        for s in range(m + 2):
+            tiles[r, s] = padded[:, :, r:r + m * th:m, s:s + m * tw:m]
+    bt = xp.asarray(scheme.bt, dtype=x.dtype)
     v = xp.einsum("ar,rsncyx,bs->abnyxc", bt, tiles, bt)         # B^T d B, every tile
     return _rows(v, out)
 
 
 def _rows(values, out=None):
-    """Tile values (4, 4, N, TH, TW, channels) as V's or M's layout (16, N*TH*TW,
-    channels), written into ``out`` if given."""
-    rows = values.reshape(16, -1, values.shape[-1])
+    """Tile values (m+2, m+2, N, TH, TW, channels) as V's or M's layout ((m+2)^2,
+    N*TH*TW, channels), written into ``out`` if given."""
+    rows = values.reshape(values.shape[0] * values.shape[1], -1, values.shape[-1])
     if out is None:
         return array_module(values).ascontiguousarray(rows)
     out[...] = rows
     return out
 
 
-def winograd_output(m, bias, out):
+def winograd_output(m, bias, out, scheme=SCHEME):
     """Output transform Y = A^T m A of every tile, plus the bias, into ``out`` (NumPy;
     cpu_winograd.py has the Numba twin).
 
-    m: (16, N*TH*TW, O) (the 16 products M, tiles in (n, ty, tx) order); bias: (O,);
-    out: (N, O, OH, OW) -> out, with out[n, o, 2*ty + i, 2*tx + j] = Y[i, j] + bias[o]
-    (entries past OH or OW, from the last tiles of an odd size, are dropped).
+    m: ((m+2)^2, N*TH*TW, O) (the products M, tiles in (n, ty, tx) order); bias: (O,);
+    out: (N, O, OH, OW) -> out, with out[n, o, m*ty + i, m*tx + j] = Y[i, j] + bias[o]
+    (entries past OH or OW, from the last tiles where m does not divide the size, are
+    dropped).
     """
     xp = array_module(m)
     n, o, oh, ow = out.shape
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
-    at = xp.asarray(WINOGRAD_AT, dtype=m.dtype)
-    m = m.reshape(4, 4, n, th, tw, o)
-    y = xp.einsum("ia,abnyxo,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, 2, TW, 2)
-    y = y.reshape(n, o, 2 * th, 2 * tw)[:, :, :oh, :ow]
+    size, t = scheme.m, scheme.m + 2
+    th, tw = -(-oh // size), -(-ow // size)
+    at = xp.asarray(scheme.at, dtype=m.dtype)
+    m = m.reshape(t, t, n, th, tw, o)
+    y = xp.einsum("ia,abnyxo,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, m, TW, m)
+    y = y.reshape(n, o, size * th, size * tw)[:, :, :oh, :ow]
     xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
     return out
 
 
-def winograd_output_adjoint(dy, out=None):
+def winograd_output_adjoint(dy, out=None, scheme=SCHEME):
     """The adjoint (transpose) of the output transform, for dL/dM: dM = A dY A^T for every
-    2x2 tile dY of dy (NumPy; cpu_winograd.py has the Numba twin).
+    m x m tile dY of dy (NumPy; cpu_winograd.py has the Numba twin).
 
     From Y = A^T M A (module docstring), dL/dM[xi, nu] = sum over i, j of
-    A^T[i, xi] dY[i, j] A^T[j, nu]. Entries past OH or OW (the last tiles of an odd size)
-    were dropped by the forward: their dY is 0.
-    dy: (N, O, OH, OW) -> dM: (16, N*TH*TW, O), laid out as ``winograd_output`` reads M;
-    written into ``out`` if given."""
+    A^T[i, xi] dY[i, j] A^T[j, nu]. Entries past OH or OW (the last tiles where m does
+    not divide the size) were dropped by the forward: their dY is 0.
+    dy: (N, O, OH, OW) -> dM: ((m+2)^2, N*TH*TW, O), laid out as ``winograd_output``
+    reads M; written into ``out`` if given."""
     xp = array_module(dy)
     n, o, oh, ow = dy.shape
-    th, tw = -(-oh // 2), -(-ow // 2)
-    padded = xp.zeros((n, o, 2 * th, 2 * tw), dtype=dy.dtype)
+    size = scheme.m
+    th, tw = -(-oh // size), -(-ow // size)
+    padded = xp.zeros((n, o, size * th, size * tw), dtype=dy.dtype)
     padded[:, :, :oh, :ow] = dy
-    tiles = padded.reshape(n, o, th, 2, tw, 2)                            # (n, o, ty, i, tx, j)
-    at = xp.asarray(WINOGRAD_AT, dtype=dy.dtype)
+    tiles = padded.reshape(n, o, th, size, tw, size)                      # (n, o, ty, i, tx, j)
+    at = xp.asarray(scheme.at, dtype=dy.dtype)
     dm = xp.einsum("ia,noyixj,jb->abnyxo", at, tiles, at)                 # A dY A^T, every tile
     return _rows(dm, out)
 
 
-def winograd_input_adjoint(dv, x_shape, padding, out=None):
+def winograd_input_adjoint(dv, x_shape, padding, out=None, scheme=SCHEME):
     """The adjoint of the input transform, for dL/dx: each tile's B dV B^T added back onto
-    the 4x4 input tile it came from (tiles overlap by 2: overlaps add), the padding
-    dropped (NumPy; cpu_winograd.py has the Numba twin).
+    the input tile it came from (tiles overlap by 2: overlaps add), the padding dropped
+    (NumPy; cpu_winograd.py has the Numba twin).
 
     From V = B^T d B, dL/dd[r, s] = sum over xi, nu of B^T[xi, r] dV[xi, nu] B^T[nu, s].
-    dv: (16, N*TH*TW, C), laid out as ``winograd_input`` gives V; x_shape: (N, C, H, W)
-    of the forward's input; padding: (ph, pw) -> dx: (N, C, H, W), written into ``out``
-    if given."""
+    dv: ((m+2)^2, N*TH*TW, C), laid out as ``winograd_input`` gives V; x_shape:
+    (N, C, H, W) of the forward's input; padding: (ph, pw) -> dx: (N, C, H, W), written
+    into ``out`` if given."""
     xp = array_module(dv)
-    (n, c, h, w), (ph, pw) = x_shape, padding
-    th, tw = winograd_tiles(h, w, padding)
-    bt = xp.asarray(WINOGRAD_BT, dtype=dv.dtype)
-    dd = xp.einsum("ar,abnyxc,bs->rsncyx", bt, dv.reshape(4, 4, n, th, tw, c), bt)  # B dV B^T
-    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
-    for r in range(4):                          # the forward's gather, reversed: scatter-add
-        for s in range(4):
-            padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2] += dd[r, s]
+    (n, c, h, w), (ph, pw), m = x_shape, padding, scheme.m
+    th, tw = winograd_tiles(h, w, padding, scheme)
+    bt = xp.asarray(scheme.bt, dtype=dv.dtype)
+    dd = xp.einsum("ar,abnyxc,bs->rsncyx", bt, dv.reshape(m + 2, m + 2, n, th, tw, c),
+                   bt)                                                    # B dV B^T
+    padded = xp.zeros((n, c, m * th + 2, m * tw + 2), dtype=dv.dtype)
+    for r in range(m + 2):                      # the forward's gather, reversed: scatter-add
+        for s in range(m + 2):
+            padded[:, :, r:r + m * th:m, s:s + m * tw:m] += dd[r, s]
     if out is None:
         return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
     out[...] = padded[:, :, ph:ph + h, pw:pw + w]
     return out
 
 
-def filter_transform_adjoint(du):
+def filter_transform(weights, scheme=SCHEME):
+    """U = G g G^T for every (output, input) channel pair.
+
+    weights: (O, C, 3, 3) -> U: ((m+2)^2, O, C), U[(m+2)*xi + nu, o, c] =
+    (G g G^T)[xi, nu] for g = weights[o, c].
+    """
+    xp = array_module(weights)
+    g = xp.asarray(scheme.g, dtype=weights.dtype)
+    u = g @ weights @ g.T                                       # (O, C, m+2, m+2)
+    o, c = weights.shape[:2]
+    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(scheme.entries, o, c)
+
+
+def filter_transform_adjoint(du, scheme=SCHEME):
     """The adjoint of ``filter_transform``, for dL/dW: G^T dU G for every (output, input)
-    channel pair. du: (16, O, C) -> dW: (O, C, 3, 3)."""
+    channel pair. du: ((m+2)^2, O, C) -> dW: (O, C, 3, 3)."""
     xp = array_module(du)
-    g = xp.asarray(WINOGRAD_G, dtype=du.dtype)
-    du = du.reshape(4, 4, *du.shape[1:]).transpose(2, 3, 0, 1)            # (O, C, 4, 4)
+    g = xp.asarray(scheme.g, dtype=du.dtype)
+    t = scheme.m + 2
+    du = du.reshape(t, t, *du.shape[1:]).transpose(2, 3, 0, 1)            # (O, C, m+2, m+2)
     return g.T @ du @ g
 
 
@@ -193,21 +267,8 @@ def applies(x_shape, weights_shape, stride, padding):
             and weights_shape[1] >= MIN_CHANNELS and tiles >= MIN_TILES)
 
 
-def filter_transform(weights):
-    """U = G g G^T for every (output, input) channel pair.
-
-    weights: (O, C, 3, 3) -> U: (16, O, C), U[4*xi + nu, o, c] = (G g G^T)[xi, nu]
-    for g = weights[o, c].
-    """
-    xp = array_module(weights)
-    g = xp.asarray(WINOGRAD_G, dtype=weights.dtype)
-    u = g @ weights @ g.T                                       # (O, C, 4, 4)
-    o, c = weights.shape[:2]
-    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, o, c)
-
-
 def conv3x3(x, weights, bias, padding, transforms, out, scratch):
-    """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, via F(2x2, 3x3).
+    """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, via ``SCHEME``.
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw);
     transforms: a module with ``winograd_input`` / ``winograd_output`` (cpu_winograd,
@@ -219,7 +280,7 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     xp = array_module(x)
     n, c = x.shape[:2]
     o = weights.shape[0]
-    u_t = xp.ascontiguousarray(filter_transform(weights).transpose(0, 2, 1))  # U^T: (16, C, O)
+    u_t = xp.ascontiguousarray(filter_transform(weights).transpose(0, 2, 1))  # U^T: (E, C, O)
     per_image = int(np.prod(winograd_tiles(*x.shape[2:], padding)))       # tiles per image
     chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
     v_buffer = _chunk_buffer(scratch, "winograd_v", c, chunks, x)
@@ -238,16 +299,16 @@ def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw); transforms:
     cpu_winograd or this module; out: (N, O, OH, OW); scratch: reused buffers.
-    returns (out, saved), saved = (V (16, N*TH*TW, C), U (16, O, C)) for
-    ``conv3x3_backward``."""
+    returns (out, saved), saved = (V (E, N*TH*TW, C), U (E, O, C)) for
+    ``conv3x3_backward`` (E = SCHEME.entries)."""
     xp = array_module(x)
     n, c = x.shape[:2]
     o = weights.shape[0]
     per_image = int(np.prod(winograd_tiles(*x.shape[2:], padding)))
     u = filter_transform(weights)                                          # U = G g G^T
-    u_t = xp.ascontiguousarray(u.transpose(0, 2, 1))                       # U^T: (16, C, O)
+    u_t = xp.ascontiguousarray(u.transpose(0, 2, 1))                       # U^T: (E, C, O)
     v = transforms.winograd_input(x, padding, out=scratch(
-        "winograd_v", (16, n * per_image, c), x))                          # V = B^T d B
+        "winograd_v", (SCHEME.entries, n * per_image, c), x))              # V = B^T d B
     chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
     m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
     for images, rows in chunks:
@@ -261,7 +322,7 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
     """dL/dW and dL/dx of ``conv3x3_training``, by the chain rule through its three steps,
     each step's adjoint in reverse order:
 
-        dM = A dY A^T                  (every 2x2 tile dY of dy: winograd_output_adjoint)
+        dM = A dY A^T                  (every m x m tile dY of dy: winograd_output_adjoint)
         dU[k] = dM[k]^T V[k],          dL/dW = G^T dU G        (filter_transform_adjoint)
         dV[k] = dM[k] U[k],            dL/dx = B dV B^T, tiles added back where they
                                        overlap, the padding dropped (winograd_input_adjoint)
@@ -274,7 +335,7 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
     n, o = dy.shape[:2]
     c = x_shape[1]
     per_image = v.shape[1] // n
-    du = xp.zeros((16, o, c), dtype=dy.dtype) if param_grads else None
+    du = xp.zeros((SCHEME.entries, o, c), dtype=dy.dtype) if param_grads else None
     dx = xp.empty(x_shape, dtype=dy.dtype) if input_grad else None
     chunks = list(_chunks(n, c + o, per_image, dy.dtype.itemsize))
     dm_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, dy)
@@ -291,22 +352,24 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
 
 
 def _chunk_buffer(scratch, key, channels, chunks, like):
-    """A reused buffer for (16, rows of a chunk, channels) arrays, sized for the widest
-    chunk: returns rows -> that array (a view of the buffer's first entries)."""
+    """A reused buffer for (E, rows of a chunk, channels) arrays (E = SCHEME.entries),
+    sized for the widest chunk: returns rows -> that array (a view of the buffer's first
+    entries)."""
+    entries = SCHEME.entries
     widest = max(rows.stop - rows.start for _, rows in chunks)
-    flat = scratch(key, (16 * widest * channels,), like)
-    return lambda rows: flat[:16 * (rows.stop - rows.start) * channels].reshape(
-        16, rows.stop - rows.start, channels)
+    flat = scratch(key, (entries * widest * channels,), like)
+    return lambda rows: flat[:entries * (rows.stop - rows.start) * channels].reshape(
+        entries, rows.stop - rows.start, channels)
 
 
 def _chunks(n, channels, per_image, itemsize):
     """(images, rows) slices of the chunks of ``conv3x3``, ``conv3x3_training`` and
     ``conv3x3_backward``: the fewest chunks of whole images, as even as can be, whose
-    V and M (16 * tiles * (C + O) numbers, ``channels`` = C + O) fit in ``chunk_bytes()``
-    (a chunk holds one image at least); rows: their tiles' rows of V and M. 64 images of
-    which 9 fit: 8 chunks of 8, not 7 of 9 and one of 1 (whose kernels would keep one
-    thread busy)."""
-    fit = max(1, chunk_bytes() // (16 * channels * per_image * itemsize))
+    V and M (E * tiles * (C + O) numbers, E = SCHEME.entries, ``channels`` = C + O) fit in
+    ``chunk_bytes()`` (a chunk holds one image at least); rows: their tiles' rows of V
+    and M. 64 images of which 9 fit: 8 chunks of 8, not 7 of 9 and one of 1 (whose
+    kernels would keep one thread busy)."""
+    fit = max(1, chunk_bytes() // (SCHEME.entries * channels * per_image * itemsize))
     count = -(-n // fit)
     for index in range(count):
         first, last = n * index // count, n * (index + 1) // count

@@ -61,7 +61,7 @@ class Conv2D(_Convolution):
         y_mat = W_mat @ cols + b          W_mat: (O, C*kh*kw), cols: (C*kh*kw, N*OH*OW)
 
     In eval mode (no dL/dW will follow) the kernels may compute the same function
-    by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(2x2, 3x3)
+    by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(4x4, 3x3)
     for 3x3, stride-1 filters on batches of at least ``winograd.MIN_TILES`` output tiles
     (kernels/winograd.py), otherwise im2col a chunk of images at a time
     (kernels/im2col_chunks.py). In training, such a batch takes Winograd too, forward
