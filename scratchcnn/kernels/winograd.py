@@ -51,12 +51,15 @@ MIN_CHANNELS = 16
 # Tiles per batch (rows of V: N*TH*TW, in F(4x4, 3x3)'s 4x4 tiles) from which Winograd
 # runs. Below, its fixed costs (36 small matrix products, four kernels) outweigh the
 # multiply-adds it saves: against im2col, eval broke even between 200 and 800 tiles on
-# the layers of the two models in BENCHMARKS.md (28x28 to 7x7 planes, 16 to 64 input
-# channels) and training between 150 and 260; at 512 tiles and more Winograd was
-# 1.05-2.0x faster, except a 0.8-1.0x eval of a 16-channel 28x28 layer (2026-12-05,
-# AMD Zen 4). A batch of one 28x28 MNIST image (36 tiles at conv2) takes im2col, a
-# training batch of 64 Winograd. 512 tiles are 8,192 output positions, the same as the
-# 2,048 F(2x2, 3x3) tiles of this rule until F4 came.
+# five layer shapes (28x28 to 7x7 planes, 16 to 64 input channels; BENCHMARKS.md) and
+# training between 150 and 260; at 512 tiles and more Winograd was 1.05-2.0x faster,
+# except a 0.8-1.0x eval of a 16-channel 28x28 layer (2026-12-05, AMD Zen 4). With both
+# libraries held to AVX2 on the same CPU the same rule held (1.04-2.2x from 512 tiles
+# on), except that 16-channel eval again (0.66-0.98x up to 1,568 tiles). A batch of one
+# 28x28 MNIST image (36 tiles at conv2) takes im2col, a training batch of 64 Winograd.
+# 512 tiles are 8,192 output positions, the same as the 2,048 F(2x2, 3x3) tiles of this
+# rule until F4 came. Fixed, like MIN_CHANNELS, for the same reason: which algorithm a
+# layer runs, and so how it rounds, does not depend on the machine or the run.
 MIN_TILES = 512
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 
