@@ -1,6 +1,7 @@
 """SGD with momentum and Adam, PyTorch's update rules, with optional masks that
 keep chosen weights stuck at exactly zero forever (weight damage)."""
 from .backend import array_module
+from .kernels import kernels_for
 
 
 class Optimizer:
@@ -82,7 +83,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Kingma & Ba 2015, Algorithm 1 (PyTorch's form, eps outside the square root):
     m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)."""
+    p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+    The update is ``reference.adam_update`` (kernels/reference.py), on the Numba path its
+    one-pass twin."""
 
     def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, masks=None):
         super().__init__(model, lr, masks)
@@ -98,12 +101,6 @@ class Adam(Optimizer):
         if "m" not in state:
             xp = array_module(param)
             state["m"], state["v"] = xp.zeros_like(param), xp.zeros_like(param)
-        m, v = state["m"], state["v"]
-        m *= b1
-        m += (1 - b1) * grad
-        v *= b2
-        v += (1 - b2) * grad * grad
-        t = self.steps
-        step_size = self.lr / (1 - b1 ** t)
-        denom = (v / (1 - b2 ** t)) ** 0.5 + self.eps
-        param -= (param.dtype.type(step_size) * m / denom).astype(param.dtype, copy=False)
+        t = self.steps                         # bias corrections of step t (Algorithm 1)
+        kernels_for(param).adam_update(param, grad, state["m"], state["v"], b1, b2,
+                                       self.lr / (1 - b1 ** t), 1 - b2 ** t, self.eps)

@@ -199,6 +199,51 @@ def test_relu_and_layout_kernels_match_reference(backend, dtype, shape):
     assert np.array_equal(get(kernels.relu_forward(put(x))[0]), get(y))   # same bits again
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(9216, 64), (64,), (3, 5, 7)], ids=str)
+def test_adam_update_matches_reference(backend, dtype, shape):
+    """Five Adam steps (optim.Adam's scalars for steps 1-5, zero and tiny gradients
+    included) by the fast kernel and by the reference: param, m and v agree (``close``),
+    the same bits on a second run. A strided param takes the reference (its flat view
+    would be a copy): its update is not lost."""
+    kernels, put, get = fast(backend)
+    rng = np.random.default_rng(21)
+    b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
+
+    def five_steps(update, arrays):
+        param, m, v = arrays
+        for t in range(1, 6):
+            grad = rng_steps.standard_normal(shape).astype(dtype)
+            grad.flat[::4] = 0
+            grad.flat[1::4] *= 1e-9
+            update(param, put(grad), m, v, b1, b2, lr / (1 - b1 ** t), 1 - b2 ** t, eps)
+        return [get(a) for a in (param, m, v)]
+
+    start = rng.standard_normal(shape).astype(dtype)
+    rng_steps = np.random.default_rng(22)
+    expected = five_steps(reference.adam_update, [start.copy(), np.zeros(shape, dtype),
+                                                  np.zeros(shape, dtype)])
+    assert np.abs(expected[0] - start).max() > 1e-3                  # the steps moved it
+    results = []
+    for _ in range(2):
+        rng_steps = np.random.default_rng(22)
+        results.append(five_steps(kernels.adam_update, [put(start.copy()),
+                                                         put(np.zeros(shape, dtype)),
+                                                         put(np.zeros(shape, dtype))]))
+    for got, want in zip(results[0], expected):
+        assert got.dtype == dtype
+        close(got, want, dtype)
+    assert all(np.array_equal(a, b) for a, b in zip(*results))           # same bits
+    if backend == "cpu" and len(shape) == 2:
+        wide = np.zeros((shape[0], 2 * shape[1]), dtype)
+        strided = wide[:, ::2]
+        strided[...] = start
+        grad, m, v = np.ones(shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)
+        cpu.adam_update(strided, grad, m, v, b1, b2, lr / (1 - b1), 1 - b2, eps)
+        close(strided, start - dtype(lr / (1 + eps)), dtype)  # step 1: lr g / (|g| + eps)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("shape", [(5, 3, 2, 4, 6, 9), (1, 1, 1, 1, 1, 1), (7, 4, 3, 3, 5, 3)],
                          ids=str)

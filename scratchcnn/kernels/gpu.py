@@ -16,7 +16,8 @@ import cupy as cp
 from . import gpu_sources
 # These are plain array operations, the same on CuPy as on NumPy (batch norm's per-channel
 # sums are CuPy reductions, its elementwise maps broadcasts):
-from .reference import (avgpool_backward, avgpool_forward, batchnorm_backward_sums,  # noqa: F401
+from .reference import (adam_update, avgpool_backward, avgpool_forward,  # noqa: F401
+                        batchnorm_backward_sums,
                         batchnorm_forward, batchnorm_input_grad, batchnorm_statistics,
                         columns_to_nchw, conv_output_size, gather_at_switches, nchw_to_columns,
                         occluder_case_sums, relu_forward, subtract_into_band)

@@ -1,4 +1,5 @@
-"""Plain NumPy kernels: the readable math of convolution, pooling and batch norm.
+"""Plain NumPy kernels: the readable math of convolution, pooling, batch norm and Adam's
+update.
 
 These are the only loops over pixels in the library (as loops over kernel
 offsets, each moving a whole strided slice), and the fast twins in ``cpu.py``
@@ -276,3 +277,20 @@ def occluder_case_sums(table, maps, rows, cols, column_cases, width, out):
             values += np.where(reached[..., None], table[case, position, a * kw + b], 0)
     out[...] = values.transpose(0, 3, 1, 2)
     return out
+
+
+def adam_update(param, grad, m, v, b1, b2, step_size, bias2, eps):
+    """One step of Adam, in place (Kingma & Ba 2015, Algorithm 1, in PyTorch's form with
+    eps outside the square root; optim.Adam says more):
+
+        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;
+        param -= step_size * m / (sqrt(v / bias2) + eps)
+
+    step_size = lr / (1 - b1^t) and bias2 = 1 - b2^t carry the bias corrections of
+    step t. param, grad, m, v: arrays of one shape; m and v are updated too."""
+    m *= b1
+    m += (1 - b1) * grad
+    v *= b2
+    v += (1 - b2) * grad * grad
+    denom = (v / bias2) ** 0.5 + eps
+    param -= (param.dtype.type(step_size) * m / denom).astype(param.dtype, copy=False)
