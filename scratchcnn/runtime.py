@@ -24,10 +24,10 @@ settings, each measured on a 2-core machine training the slides' MNIST model
    microseconds, instead of 2^28, about 0.1 s). Spinning for 0.1 s, they steal the
    cores from the Numba kernel that follows (im2col of conv2 at batch 64: 7.5 ms
    spinning vs 3.9 ms). Asleep at once (2^4 ticks, this setting until 2026-12-05), each
-   of the many small products in a row (Winograd's 16 per step, a chunk at a time)
-   waits for them to wake up: 16 products of (1296 x 64) @ (64 x 32) took 1.00 ms
-   against 0.52 ms at 2^12, and a training step of the slides' model at batch 64 ran at
-   0.88x PyTorch against 1.05x (2^8: 0.89x, 2^14: 1.05x, 2^16: 1.04x; AMD Zen 4,
+   of the many small products in a row (Winograd's 36 per chunk of images, 16 with the
+   F(2x2, 3x3) of these measurements) waits for them to wake up: 16 products of
+   (1296 x 64) @ (64 x 32) took 1.00 ms against 0.52 ms at 2^12, and a training step of
+   the slides' model at batch 64 (F2) ran at 0.88x PyTorch against 1.05x (2^8: 0.89x, 2^14: 1.05x, 2^16: 1.04x; AMD Zen 4,
    BENCHMARKS.md). OpenBLAS reads this when it starts its threads. NumPy has started
    them by the time scratchcnn is imported, so ``tune()`` sets the variable, asks
    OpenBLAS to read its environment again (``openblas_read_env``) and stops its threads

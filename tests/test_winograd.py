@@ -100,6 +100,9 @@ def few_blocks(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}p{c[1]}")
 def test_transform_kernels_match_reference(dtype, case, few_blocks):
+    """cpu_winograd's input and output transforms equal their NumPy twins (``close``),
+    the same bits twice; an ``out`` that is strided, of the wrong shape or of the wrong
+    dtype, and a bias of the wrong length, are refused."""
     shape, padding = case
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
@@ -123,6 +126,13 @@ def test_transform_kernels_match_reference(dtype, case, few_blocks):
     y = cpu_winograd.winograd_output(m, bias, np.empty((n, 3, oh, ow), dtype))
     close(y, expected_y, dtype)
     assert np.array_equal(cpu_winograd.winograd_output(m, bias, np.empty_like(y)), y)
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
+        cpu_winograd.winograd_output(m, bias[:2], np.empty_like(y))
+    other = np.float32 if dtype == np.float64 else np.float64
+    with pytest.raises(ValueError, match="out must have dtype"):
+        cpu_winograd.winograd_output(m, bias, np.empty(y.shape, other))
+    with pytest.raises(ValueError, match="out must have dtype"):
+        cpu_winograd.winograd_input(x, padding, out=np.empty(expected_v.shape, other))
     if n > 1:
         with pytest.raises(ValueError, match="C-contiguous"):
             strided = np.empty((3, n, oh, ow), dtype).transpose(1, 0, 2, 3)
@@ -153,13 +163,19 @@ def test_channels_innermost(transforms, scheme):
                                   - scheme.bt @ d @ scheme.bt.T).max() < 1e-12
 
 
-def test_numba_transforms_refuse_f2():
-    """The Numba kernels are written for 6x6 tiles: F2 is refused by name, not misread."""
-    x = np.zeros((1, 2, 6, 6))
+@pytest.mark.parametrize("call", [
+    lambda: cpu_winograd.winograd_input(np.zeros((1, 2, 6, 6)), (0, 0), scheme=F2),
+    lambda: cpu_winograd.winograd_output(np.zeros((16, 4, 2)), np.zeros(2),
+                                         np.empty((1, 2, 4, 4)), scheme=F2),
+    lambda: cpu_winograd.winograd_output_adjoint(np.zeros((1, 2, 4, 4)), scheme=F2),
+    lambda: cpu_winograd.winograd_input_adjoint(np.zeros((16, 4, 2)), (1, 2, 6, 6), (0, 0),
+                                                scheme=F2)],
+    ids=["input", "output", "output-adjoint", "input-adjoint"])
+def test_numba_transforms_refuse_f2(call):
+    """The Numba kernels are written for 6x6 tiles: F2 (arrays of its shapes) is refused
+    by name, not misread."""
     with pytest.raises(ValueError, match=r"written for F\(4x4, 3x3\).*F\(2x2, 3x3\)"):
-        cpu_winograd.winograd_input(x, (0, 0), scheme=F2)
-    with pytest.raises(ValueError, match=r"written for F\(4x4, 3x3\)"):
-        cpu_winograd.winograd_output_adjoint(np.zeros((1, 2, 4, 4)), scheme=F2)
+        call()
 
 
 @pytest.mark.parametrize("scheme", [F2, F4], ids=["F2", "F4"])
@@ -304,7 +320,7 @@ def test_when_winograd_pays(monkeypatch):
     assert not winograd.applies((64, 32, 26, 26), (64, 8, 3, 3), stride, (0, 0))  # 8 channels
     assert not winograd.applies((64, 32, 26, 26), weights, (2, 2), (0, 0))
     assert not winograd.applies((64, 32, 26, 26), (64, 32, 5, 5), stride, (0, 0))
-    # 8x8 in, 2x2 tiles each: 512 tiles from 128 images on, not 127 (508)
+    # 8x8 in, a 2x2 grid of 4x4 tiles each: 512 tiles from 128 images on, not 127 (508)
     assert ran_winograd(Conv2D(16, 8, 3), batch=128)
     assert not ran_winograd(Conv2D(16, 8, 3), batch=127)
 
@@ -416,7 +432,7 @@ def test_adjoint_kernels_match_reference(dtype, case, few_blocks):
         cpu_winograd.winograd_input_adjoint(dv, shape, padding, out=np.empty((n + 1,) + shape[1:]))
     with pytest.raises(ValueError, match="out must have shape"):
         cpu_winograd.winograd_output_adjoint(dy, out=np.empty(dm.shape[:2] + (4,), dtype))
-    with pytest.raises(ValueError, match="m must have shape"):
+    with pytest.raises(ValueError, match="products must have shape"):
         cpu_winograd.winograd_output(dm[:, :, :2], np.zeros(3, dtype), np.empty(dy.shape, dtype))
     for transforms in (cpu_winograd, winograd):
         out = np.empty(shape, dtype)

@@ -4,11 +4,12 @@ tiles, 4x4 output tiles): the input and output transforms and their adjoints.
 Same rules as ``cpu.py``: each thread owns whole images, so there is no race and the
 bits are the same every run.
 
-Each transform is two passes of one small matrix, as in the math: B^T d B is B^T along
-the tile's rows (a, "down the columns"), then along its columns (b). Every pass is a
-call of ``_combine6`` or ``_combine4``: one output line as a weighted sum of 6 (or 4)
-input lines, ``dst[k] = row[0] * src0[k] + ... + row[5] * src5[k]``, with a row of the
-matrix as the weights (its zeros included: a multiply-add costs less than a branch).
+Each transform is two passes of one small matrix, as in the math: for B^T d B, first
+B^T d (row a of the result combines the tile's 6 rows by B^T[a, :]), then (B^T d) B
+(column b combines its 6 columns by B^T[b, :]). Every pass is a call of ``_combine6``
+or ``_combine4``: one output line as a weighted sum of 6 (or 4) input lines,
+``dst[k] = row[0] * src0[k] + ... + row[5] * src5[k]``, with a row of the matrix as the
+weights (its zeros included: a multiply-add costs less than a branch).
 What makes them fast, all visible in the code:
 
 * **Channels innermost.** An image is first copied (transposed) into a plane of
@@ -17,8 +18,12 @@ What makes them fast, all visible in the code:
   contiguous numbers: a whole padded row (all columns, all channels) in the pass down
   the columns, one tile's channels (C or O numbers) in the pass along the rows. LLVM
   turns each into SIMD instructions, on planes of any width.
-* **One pass writes each number once.** A line is the sum of all its 6 terms, so the
-  work between passes stays in a thread's cache (its image's plane and rows).
+* **All terms of a line in one loop.** The forward transforms write each number once,
+  as the sum of its 6 (or 4) terms, not term by term (which reads and writes the line
+  once per term: 1.16x slower on the same planes, BENCHMARKS.md); the adjoints add a
+  line's terms onto it where
+  tiles overlap. A thread's work between passes (its image's plane and rows) stays in
+  its cache.
 * **Unsigned indices** (``u(...)``). With a signed index, Numba checks every access
   for a negative (wrap-around) index, and that check stops LLVM from vectorizing
   the loop: 1.41 vs 0.14 ns per element for ``c[k] = a[k] + a[n + k]`` on this
@@ -270,10 +275,12 @@ def _check_shape(array, name, shape, function):
         raise ValueError(f"{function}: {name} must have shape {tuple(shape)}, got {array.shape}")
 
 
-def _check_out(out, shape, function):
+def _check_out(out, shape, function, dtype):
     # ``out`` is written through a flat view: on a strided array that view would be a
-    # copy and the result silently lost.
+    # copy and the result silently lost; of another dtype, it would be rounded.
     _check_shape(out, "out", shape, function)
+    if out.dtype != dtype:
+        raise ValueError(f"{function}: out must have dtype {np.dtype(dtype)}, got {out.dtype}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{function}: out must be C-contiguous (it is written as flat planes)")
 
@@ -298,21 +305,23 @@ def winograd_input(x, padding, out=None, scheme=SCHEME):
     shape = (scheme.entries, n * th * tw, c)
     if out is None:
         out = np.empty(shape, dtype=x.dtype)
-    _check_out(out, shape, "winograd_input")
+    _check_out(out, shape, "winograd_input", x.dtype)
     return _winograd_input(np.ascontiguousarray(x), out, scheme.bt.astype(x.dtype),
                            padding[0], padding[1], th, tw, _blocks(n))
 
 
-def winograd_output(m, bias, out, scheme=SCHEME):
-    """See ``winograd.winograd_output``. m: (36, N*TH*TW, O) -> out: (N, O, OH, OW)."""
+def winograd_output(products, bias, out, scheme=SCHEME):
+    """See ``winograd.winograd_output``. products: (36, N*TH*TW, O), bias: (O,) ->
+    out: (N, O, OH, OW)."""
     _check_scheme(scheme, "winograd_output")
     n, o, oh, ow = out.shape
-    _check_out(out, out.shape, "winograd_output")       # its shape sets M's: contiguity
-    size = scheme.m
-    _check_shape(m, "m", (scheme.entries, n * -(-oh // size) * -(-ow // size), o),
-                 "winograd_output")
-    return _winograd_output(np.ascontiguousarray(m), bias.astype(m.dtype), out,
-                            scheme.at.astype(m.dtype), _blocks(n))
+    _check_out(out, out.shape, "winograd_output", products.dtype)   # its shape sets the
+    size = scheme.m                                                 # others': contiguity
+    _check_shape(products, "products",
+                 (scheme.entries, n * -(-oh // size) * -(-ow // size), o), "winograd_output")
+    _check_shape(bias, "bias", (o,), "winograd_output")
+    return _winograd_output(np.ascontiguousarray(products), bias.astype(products.dtype),
+                            out, scheme.at.astype(products.dtype), _blocks(n))
 
 
 def winograd_output_adjoint(dy, out=None, scheme=SCHEME):
@@ -323,7 +332,7 @@ def winograd_output_adjoint(dy, out=None, scheme=SCHEME):
     size = scheme.m
     shape = (scheme.entries, n * -(-oh // size) * -(-ow // size), o)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else out
-    _check_out(dm, shape, "winograd_output_adjoint")
+    _check_out(dm, shape, "winograd_output_adjoint", dy.dtype)
     return _winograd_output_adjoint(np.ascontiguousarray(dy), dm, scheme.at.astype(dy.dtype),
                                     _blocks(n))
 
@@ -336,6 +345,6 @@ def winograd_input_adjoint(dv, x_shape, padding, out=None, scheme=SCHEME):
     th, tw = winograd_tiles(h, w, padding, scheme)
     _check_shape(dv, "dv", (scheme.entries, n * th * tw, c), "winograd_input_adjoint")
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else out
-    _check_out(dx, x_shape, "winograd_input_adjoint")
+    _check_out(dx, x_shape, "winograd_input_adjoint", dv.dtype)
     return _winograd_input_adjoint(np.ascontiguousarray(dv), dx, scheme.bt.astype(dv.dtype),
                                    padding[0], padding[1], th, tw, _blocks(n))

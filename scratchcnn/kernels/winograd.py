@@ -12,7 +12,7 @@ k = (xi, nu):
 
     M[k] = V[k] @ U[k]^T,   V = B^T d B: ((m+2)^2, tiles, C),   U = G g G^T: ((m+2)^2, O, C)
 
-Two schemes are here. ``F2`` = F(2x2, 3x3), whose matrices hold only 0, 1/2 and 1
+Two schemes are here. ``F2`` = F(2x2, 3x3), whose matrices hold only 0, +-1/2 and +-1
 (the one to read first), takes 16 products per 4 outputs: 2.25x fewer multiply-adds
 than im2col. ``F4`` = F(4x4, 3x3) takes 36 per 16: 4x fewer, for larger transforms
 and more rounding (float32: worst relative error 3.8e-6 against F2's 1.2e-6 on
@@ -50,9 +50,9 @@ from ..backend import array_module
 MIN_CHANNELS = 16
 # Tiles per batch (rows of V: N*TH*TW, in F(4x4, 3x3)'s 4x4 tiles) from which Winograd
 # runs. Below, its fixed costs (36 small matrix products, four kernels) outweigh the
-# multiply-adds it saves: against im2col, eval broke even between 200 and 800 tiles on
+# multiply-adds it saves: against im2col, eval broke even between 128 and 800 tiles on
 # five layer shapes (28x28 to 7x7 planes, 16 to 64 input channels; BENCHMARKS.md) and
-# training between 150 and 260; at 512 tiles and more Winograd was 1.05-2.0x faster,
+# training between 72 and 512; at 512 tiles and more Winograd was 1.05-2.3x faster,
 # except a 0.8-1.0x eval of a 16-channel 28x28 layer (2026-12-05, AMD Zen 4). With both
 # libraries held to AVX2 on the same CPU the same rule held (1.04-2.2x from 512 tiles
 # on), except that 16-channel eval again (0.66-0.98x up to 1,568 tiles). A batch of one
@@ -172,22 +172,22 @@ def _rows(values, out=None):
     return out
 
 
-def winograd_output(m, bias, out, scheme=SCHEME):
-    """Output transform Y = A^T m A of every tile, plus the bias, into ``out`` (NumPy;
+def winograd_output(products, bias, out, scheme=SCHEME):
+    """Output transform Y = A^T M A of every tile, plus the bias, into ``out`` (NumPy;
     cpu_winograd.py has the Numba twin).
 
-    m: ((m+2)^2, N*TH*TW, O) (the products M, tiles in (n, ty, tx) order); bias: (O,);
-    out: (N, O, OH, OW) -> out, with out[n, o, m*ty + i, m*tx + j] = Y[i, j] + bias[o]
-    (entries past OH or OW, from the last tiles where m does not divide the size, are
-    dropped).
+    products: ((m+2)^2, N*TH*TW, O) (the products M, tiles in (n, ty, tx) order);
+    bias: (O,); out: (N, O, OH, OW) -> out, with out[n, o, m*ty + i, m*tx + j] =
+    Y[i, j] + bias[o] (entries past OH or OW, from the last tiles where m does not
+    divide the size, are dropped).
     """
-    xp = array_module(m)
+    xp = array_module(products)
     n, o, oh, ow = out.shape
     size, t = scheme.m, scheme.m + 2
     th, tw = -(-oh // size), -(-ow // size)
-    at = xp.asarray(scheme.at, dtype=m.dtype)
-    m = m.reshape(t, t, n, th, tw, o)
-    y = xp.einsum("ia,abnyxo,jb->noyixj", at, m, at)             # A^T m A: (N, O, TH, m, TW, m)
+    at = xp.asarray(scheme.at, dtype=products.dtype)
+    tiles = products.reshape(t, t, n, th, tw, o)
+    y = xp.einsum("ia,abnyxo,jb->noyixj", at, tiles, at)         # A^T M A: (N, O, TH, m, TW, m)
     y = y.reshape(n, o, size * th, size * tw)[:, :, :oh, :ow]
     xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
     return out
