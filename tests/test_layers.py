@@ -270,6 +270,34 @@ def test_parameter_gradients_accumulate(rng, make, shape):
         np.testing.assert_allclose(grad, 2 * once[key], rtol=1e-12, err_msg=key)
 
 
+@pytest.mark.parametrize("case", [((3, 1, 9, 8), 3, 1, 1), ((2, 3, 11, 7), 5, 2, 2),
+                                  ((2, 6, 5, 5), 3, 1, 0)],
+                         ids=["one-channel", "5x5-stride2", "patch-larger-than-plane"])
+def test_conv_weight_gradient_without_input_gradient(rng, monkeypatch, case):
+    """input_grad=False (a first layer in training): dL/dW and dL/db equal those of a
+    full backward to 1e-12 in float64. Where a patch (C*kh*kw) is no longer than the
+    output plane, dy is not laid out as columns (nchw_to_columns is not called: dL/dW is
+    summed image by image); the third case (54 > 9) takes the usual product."""
+    shape, kernel, stride, padding = case
+    layer = Conv2D(shape[1], 4, kernel, stride=stride, padding=padding).astype(np.float64)
+    layer.use_winograd = False
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal(layer.forward(x).shape)
+    layer.zero_grad()
+    layer.backward(dy)
+    full = {key: grad.copy() for key, grad in layer.grads.items()}
+    from scratchcnn.kernels import cpu
+    calls = []
+    real = cpu.nchw_to_columns
+    monkeypatch.setattr(cpu, "nchw_to_columns", lambda *a, **k: calls.append(1) or real(*a, **k))
+    layer.forward(x)
+    layer.zero_grad()
+    assert layer.backward(dy, input_grad=False) is None
+    assert bool(calls) == (layer.params["W"][0].size > dy[0, 0].size)
+    for key, grad in layer.grads.items():
+        assert np.abs(grad - full[key]).max() <= 1e-12 * np.abs(full[key]).max(), key
+
+
 def test_conv_backward_reuses_its_forward_buffers_and_stays_right(rng):
     """Memory: dy_mat takes y_mat's buffer and dL/dcols the patch matrix's, so a conv
     holds two big work buffers, not four. A second backward after the patch matrix was
