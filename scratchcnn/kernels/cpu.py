@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u
 
-# Average pooling is a few whole-array slices (no per-pixel loop): the reference is fast.
 from . import reference
+# Average pooling is a few whole-array slices (no per-pixel loop): the reference is fast.
 from .reference import avgpool_backward, avgpool_forward, conv_output_size  # noqa: F401
 
 
