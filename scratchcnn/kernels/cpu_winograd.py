@@ -21,9 +21,8 @@ What makes them fast, all visible in the code:
 * **All terms of a line in one loop.** The forward transforms write each number once,
   as the sum of its 6 (or 4) terms, not term by term (which reads and writes the line
   once per term: 1.16x slower on the same planes, BENCHMARKS.md); the adjoints add a
-  line's terms onto it where
-  tiles overlap. A thread's work between passes (its image's plane and rows) stays in
-  its cache.
+  line's terms onto it where tiles overlap. A thread's work between passes (its
+  image's plane and rows) stays in its cache.
 * **Unsigned indices** (``u(...)``). With a signed index, Numba checks every access
   for a negative (wrap-around) index, and that check stops LLVM from vectorizing
   the loop: 1.41 vs 0.14 ns per element for ``c[k] = a[k] + a[n + k]`` on this
