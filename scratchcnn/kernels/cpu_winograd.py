@@ -8,8 +8,9 @@ Each transform is two passes of one small matrix, as in the math: for B^T d B, f
 B^T d (row a of the result combines the tile's 6 rows by B^T[a, :]), then (B^T d) B
 (column b combines its 6 columns by B^T[b, :]). Every pass is a call of ``_combine6``
 or ``_combine4``: one output line as a weighted sum of 6 (or 4) input lines,
-``dst[k] = row[0] * src0[k] + ... + row[5] * src5[k]``, with a row of the matrix as the
-weights (its zeros included: a multiply-add costs less than a branch).
+``dst[k] = row[0] * src0[k] + ... + row[5] * src5[k]`` (the input lines equally spaced),
+with a row of the matrix as the weights (its zeros included: a multiply-add costs less
+than a branch).
 What makes them fast, all visible in the code:
 
 * **Channels innermost.** An image is first copied (transposed) into a plane of
@@ -40,9 +41,12 @@ from .winograd import SCHEME, winograd_tiles
 
 
 @njit(inline="always")
-def _combine6(dst, d, src, o0, o1, o2, o3, o4, o5, row, length, accumulate):
-    """dst[d + k] = sum over i of row[i] * src[o_i + k] for k < length (added onto dst
-    if ``accumulate``)."""
+def _combine6(dst, d, src, first, spacing, row, length, accumulate):
+    """dst[d + k] = sum over i < 6 of row[i] * src[first + i * spacing + k] for k < length
+    (added onto dst if ``accumulate``): 6 lines of src, ``spacing`` apart, weighted by a
+    row of a transform matrix."""
+    o0, o1, o2 = first, first + spacing, first + u(2) * spacing
+    o3, o4, o5 = first + u(3) * spacing, first + u(4) * spacing, first + u(5) * spacing
     c0, c1, c2, c3, c4, c5 = row[0], row[1], row[2], row[3], row[4], row[5]
     if accumulate:
         for k in range(u(length)):
@@ -55,8 +59,10 @@ def _combine6(dst, d, src, o0, o1, o2, o3, o4, o5, row, length, accumulate):
 
 
 @njit(inline="always")
-def _combine6_bias(dst, d, src, o0, o1, o2, o3, o4, o5, row, bias, length):
-    """dst[d + k] = sum over i of row[i] * src[o_i + k], plus bias[k], for k < length."""
+def _combine6_bias(dst, d, src, first, spacing, row, bias, length):
+    """``_combine6`` plus bias[k]."""
+    o0, o1, o2 = first, first + spacing, first + u(2) * spacing
+    o3, o4, o5 = first + u(3) * spacing, first + u(4) * spacing, first + u(5) * spacing
     c0, c1, c2, c3, c4, c5 = row[0], row[1], row[2], row[3], row[4], row[5]
     for k in range(u(length)):
         dst[d + k] = (c0 * src[o0 + k] + c1 * src[o1 + k] + c2 * src[o2 + k]
@@ -64,8 +70,10 @@ def _combine6_bias(dst, d, src, o0, o1, o2, o3, o4, o5, row, bias, length):
 
 
 @njit(inline="always")
-def _combine4(dst, d, src, o0, o1, o2, o3, row, length):
-    """dst[d + k] = sum over i of row[i] * src[o_i + k] for k < length."""
+def _combine4(dst, d, src, first, spacing, row, length):
+    """dst[d + k] = sum over i < 4 of row[i] * src[first + i * spacing + k] for k < length."""
+    o0, o1 = first, first + spacing
+    o2, o3 = first + u(2) * spacing, first + u(3) * spacing
     c0, c1, c2, c3 = row[0], row[1], row[2], row[3]
     for k in range(u(length)):
         dst[d + k] = c0 * src[o0 + k] + c1 * src[o1 + k] + c2 * src[o2 + k] + c3 * src[o3 + k]
@@ -102,9 +110,7 @@ def _winograd_input(x, v, bt, ph, pw, th, tw, blocks):
                 for ty in range(th):
                     dst = u(a * th + ty) * line
                     o0 = u(m * ty) * line
-                    _combine6(rows, dst, padded, o0, o0 + line, o0 + u(2) * line,
-                              o0 + u(3) * line, o0 + u(4) * line, o0 + u(5) * line,
-                              bt[a], line, False)
+                    _combine6(rows, dst, padded, o0, line, bt[a], line, False)
             # 3. (B^T d) B: entry (a, b) of tile (ty, tx) combines columns m*tx + s of
             #    its row a by B^T[b, s], into V's row of the tile (all channels)
             first_row = u(image * tiles) * C    # V's row of the image's first tile
@@ -114,9 +120,7 @@ def _winograd_input(x, v, bt, ph, pw, th, tw, blocks):
                         o0 = u(a * th + ty) * line + u(m * tx) * C
                         for b in range(t):
                             dst = u(a * t + b) * entry + first_row + u(ty * tw + tx) * C
-                            _combine6(v_flat, dst, rows, o0, o0 + C, o0 + u(2) * C,
-                                      o0 + u(3) * C, o0 + u(4) * C, o0 + u(5) * C,
-                                      bt[b], C, False)
+                            _combine6(v_flat, dst, rows, o0, C, bt[b], C, False)
     return v
 
 
@@ -144,9 +148,7 @@ def _winograd_output(products, bias, y, at, blocks):
                     dst = u(i * t + b) * span
                     o0 = u(b) * entry + src0
                     step = u(t) * entry
-                    _combine6(rows, dst, m_flat, o0, o0 + step, o0 + u(2) * step,
-                              o0 + u(3) * step, o0 + u(4) * step, o0 + u(5) * step,
-                              at[i], span, False)
+                    _combine6(rows, dst, m_flat, o0, step, at[i], span, False)
             # 2. (A^T M) A + bias: output (m*ty + i, m*tx + j) combines row i's entries
             #    b = 0..5 by A^T[j, b]
             for i in range(m):
@@ -155,9 +157,7 @@ def _winograd_output(products, bias, y, at, blocks):
                         o0 = u(i * t) * span + u(ty * tw + tx) * O
                         for j in range(m):
                             dst = u(m * ty + i) * width + u(m * tx + j) * O
-                            _combine6_bias(plane, dst, rows, o0, o0 + span, o0 + u(2) * span,
-                                           o0 + u(3) * span, o0 + u(4) * span,
-                                           o0 + u(5) * span, at[j], bias, O)
+                            _combine6_bias(plane, dst, rows, o0, span, at[j], bias, O)
             # 3. the plane into y (the transpose; rows and columns past OH, OW dropped)
             for oc in range(o):
                 for row in range(oh):
@@ -199,8 +199,7 @@ def _winograd_output_adjoint(dy, dm, at, blocks):
                     for tx in range(tw):
                         dst = u((b * m * th + r) * tw + tx) * O
                         o0 = u(r) * width + u(m * tx) * O
-                        _combine4(cols, dst, plane, o0, o0 + O, o0 + u(2) * O, o0 + u(3) * O,
-                                  a_t[b], O)
+                        _combine4(cols, dst, plane, o0, O, a_t[b], O)
             # 3. A (dY A^T) down each tile's rows m*ty + i: entry a by A^T[i, a], a whole
             #    row of tiles at once, into dM
             first_row = u(image * tiles) * O    # dM's row of the image's first tile
@@ -209,8 +208,7 @@ def _winograd_output_adjoint(dy, dm, at, blocks):
                     for ty in range(th):
                         dst = u(a * t + b) * entry + first_row + u(ty * tw) * O
                         o0 = u(b * m * th + m * ty) * line
-                        _combine4(dm_flat, dst, cols, o0, o0 + line, o0 + u(2) * line,
-                                  o0 + u(3) * line, a_t[a], line)
+                        _combine4(dm_flat, dst, cols, o0, line, a_t[a], line)
     return dm
 
 
@@ -243,9 +241,7 @@ def _winograd_input_adjoint(dv, dx, bt, ph, pw, th, tw, blocks):
                         o0 = u(a * t) * entry + first_row + u(ty * tw + tx) * C
                         for s in range(t):
                             dst = u(a * th + ty) * line + u(m * tx + s) * C
-                            _combine6(rows, dst, dv_flat, o0, o0 + entry, o0 + u(2) * entry,
-                                      o0 + u(3) * entry, o0 + u(4) * entry,
-                                      o0 + u(5) * entry, b_t[s], C, True)
+                            _combine6(rows, dst, dv_flat, o0, entry, b_t[s], C, True)
             # 2. the adjoint of step 2: padded row m*ty + r gets row a of tile row ty times
             #    B^T[a, r], a = 0..5 (added: tile rows share two padded rows)
             step = u(th) * line
@@ -253,9 +249,7 @@ def _winograd_input_adjoint(dv, dx, bt, ph, pw, th, tw, blocks):
                 for r in range(t):
                     dst = u(m * ty + r) * line
                     o0 = u(ty) * line
-                    _combine6(padded, dst, rows, o0, o0 + step, o0 + u(2) * step,
-                              o0 + u(3) * step, o0 + u(4) * step, o0 + u(5) * step,
-                              b_t[r], line, True)
+                    _combine6(padded, dst, rows, o0, step, b_t[r], line, True)
             # 3. the image's part of the padded plane into dx (the transpose; the padding
             #    dropped)
             for ch in range(c):
