@@ -139,12 +139,13 @@ class Conv2D(_Convolution):
         self.check_grad(dy, self.y_shape)
         xp, kernels = array_module(dy), kernels_for(dy)
         o = self.out_channels
+        if param_grads:                       # whichever route dL/dW takes below
+            self.grads["b"] += dy.sum(axis=(0, 2, 3))                     # sum over N, OH, OW
         if self.winograd_saved is not None:   # a Winograd training forward
             dw, dx = fast_conv2d_backward(dy, self.winograd_saved, self.input_shape,
                                           self.padding, self.scratch, param_grads, input_grad)
             if param_grads:
                 self.grads["W"] += dw
-                self.grads["b"] += dy.sum(axis=(0, 2, 3))
             return dx
         n, patch = dy.shape[0], self.params["W"][0].size                 # C*kh*kw
         if param_grads and not input_grad and patch <= dy[0, 0].size:
@@ -157,14 +158,12 @@ class Conv2D(_Convolution):
             per_image = cols.reshape(patch, n, -1).transpose(1, 2, 0)    # (N, OH*OW, C*kh*kw)
             dw = xp.matmul(dy.reshape(n, o, -1), per_image).sum(axis=0)  # sum_n dy[n] cols_n^T
             self.grads["W"] += dw.reshape(self.params["W"].shape)
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))
             return None
         dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("y_mat", (o, dy.size // o), dy))
         w_mat = self.params["W"].reshape(o, -1)                          # (O, C*kh*kw)
         if param_grads:
             cols = self.cols if self.cols is not None else self.patch_matrix(self.x)
             self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)  # dy_mat cols^T
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))                             # sum over N, OH, OW
         if not input_grad:
             return None
         shape = (w_mat.shape[1], dy_mat.shape[1])
