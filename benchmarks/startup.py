@@ -4,7 +4,7 @@
     python benchmarks/startup.py --cold          # delete the Numba cache first
 
 The first process compiles the Numba kernels and caches them next to
-scratchcnn/kernels/cpu.py; a second process loads them from disk.
+their modules in scratchcnn/fast/; a second process loads them from disk.
 """
 import sys
 import time
@@ -12,7 +12,7 @@ from pathlib import Path
 
 start = time.perf_counter()
 if "--cold" in sys.argv:
-    kernels = Path(__file__).resolve().parent.parent / "scratchcnn" / "kernels"
+    kernels = Path(__file__).resolve().parent.parent / "scratchcnn" / "fast"
     for cached in list(kernels.rglob("*.nbi")) + list(kernels.rglob("*.nbc")):
         cached.unlink()
     start = time.perf_counter()

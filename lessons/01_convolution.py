@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 
 import scratchcnn as sc
 from scratchcnn import plot
-from scratchcnn.kernels import reference
+from scratchcnn.reference import conv as reference
 
 import common
 

@@ -37,11 +37,13 @@ import time
 import numpy as np
 
 import scratchcnn as sc
-from scratchcnn import explain, plot_resilience, zoo
+from scratchcnn import explain, zoo
+from scratchcnn.resilience import plots as plot_resilience
 from scratchcnn.resilience import (apply_masks, damage_masks, highest_activation_regions,
                                    region_iou)
-from scratchcnn.resilience_recovery import retrain, update_batch_statistics
-from scratchcnn.resilience_sweep import damage_sweep, over_seeds, write_csv
+from scratchcnn.resilience.recovery import retrain, update_batch_statistics
+from scratchcnn.resilience.summary import over_seeds, write_csv
+from scratchcnn.resilience.sweep import damage_sweep
 
 import common
 

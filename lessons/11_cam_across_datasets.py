@@ -25,7 +25,7 @@ import numpy as np
 
 import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
-from scratchcnn.resilience_sweep import map_correlations
+from scratchcnn.resilience.sweep import map_correlations
 
 import common
 

@@ -6,11 +6,12 @@
     sc.fit(model, sc.Adam(model), x, y, epochs=3, validation=(x_test, y_test))
     maps = sc.explain.grad_cam(model, x_test[:8], y_test[:8], layer="relu2")
 """
-from . import datasets, explain, gradcheck, machine, resilience, runtime, zoo
+from . import datasets, explain, gradcheck, models, ops, resilience
 from .backend import array_module, gpu_available, to_device, to_numpy
-from .blocks import residual_block
 from .checkpoint import load, save
-from .kernels import use_reference
+from .fast import machine, runtime   # what this CPU is; opt-in process tuning
+from .models import residual_block, zoo
+from .ops import use_reference
 from .layers import (RELU_RULES, Activation, Add, AvgPool2D, BatchNorm2D, Conv2D,
                      ConvTranspose2D, Dropout, Flatten, GlobalAvgPool2D, Identity, Layer,
                      LeakyReLU, Linear, MaxPool2D, MaxUnpool2D, ReLU)
@@ -26,6 +27,6 @@ __all__ = [
     "Dropout", "Flatten", "GlobalAvgPool2D", "Identity", "Layer", "LeakyReLU", "Linear",
     "MaxPool2D", "MaxUnpool2D", "Network", "RELU_RULES", "ReLU", "SGD", "Sequential",
     "array_module", "datasets", "evaluate", "explain", "fit", "gpu_available", "gradcheck",
-    "load", "log_softmax", "machine", "predict", "residual_block", "resilience", "runtime",
+    "load", "log_softmax", "machine", "models", "ops", "predict", "residual_block", "resilience", "runtime",
     "save", "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
 ]

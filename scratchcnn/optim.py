@@ -1,7 +1,7 @@
 """SGD with momentum and Adam, PyTorch's update rules, with optional masks that
 keep chosen weights stuck at exactly zero forever (weight damage)."""
 from .backend import array_module
-from .kernels import kernels_for
+from . import ops
 
 
 class Optimizer:
@@ -84,8 +84,8 @@ class Adam(Optimizer):
     """Kingma & Ba 2015, Algorithm 1 (PyTorch's form, eps outside the square root):
     m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
-    The update is ``reference.adam_update`` (kernels/reference.py), on the Numba path its
-    one-pass twin."""
+    The update is ``reference.adam.adam_update`` (through ops.py; in the fast room its
+    one-pass twin, fast/adam.py)."""
 
     def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, masks=None):
         super().__init__(model, lr, masks)
@@ -102,5 +102,5 @@ class Adam(Optimizer):
             xp = array_module(param)
             state["m"], state["v"] = xp.zeros_like(param), xp.zeros_like(param)
         t = self.steps                         # bias corrections of step t (Algorithm 1)
-        kernels_for(param).adam_update(param, grad, state["m"], state["v"], b1, b2,
-                                       self.lr / (1 - b1 ** t), 1 - b2 ** t, self.eps)
+        ops.adam_update(param, grad, state["m"], state["v"], b1, b2,
+                        self.lr / (1 - b1 ** t), 1 - b2 ** t, self.eps)

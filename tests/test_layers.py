@@ -241,7 +241,7 @@ def test_float32_layers_run_and_stay_float32(rng):
 def test_he_normal_initialization():
     """W ~ N(0, 2 / fan_in), b = 0 (He et al. 2015, eq. 10)."""
     from scratchcnn import Sequential
-    from scratchcnn.init import he_normal
+    from scratchcnn.weight_init import he_normal
     model = he_normal(Sequential([Conv2D(16, 64, 3), ReLU(), Flatten(), Linear(400, 300)]), seed=1)
     for name, fan_in in (("conv1", 16 * 9), ("fc1", 400)):
         weights = model[name].params["W"]
@@ -280,13 +280,12 @@ def test_conv_weight_gradient_without_input_gradient(rng, monkeypatch, case):
     summed image by image); the third case (54 > 9) takes the usual product."""
     shape, kernel, stride, padding = case
     layer = Conv2D(shape[1], 4, kernel, stride=stride, padding=padding).astype(np.float64)
-    layer.use_winograd = False
     x = rng.standard_normal(shape)
     dy = rng.standard_normal(layer.forward(x).shape)
     layer.zero_grad()
     layer.backward(dy)
     full = {key: grad.copy() for key, grad in layer.grads.items()}
-    from scratchcnn.kernels import cpu
+    from scratchcnn.fast import conv as cpu
     calls = []
     real = cpu.nchw_to_columns
     monkeypatch.setattr(cpu, "nchw_to_columns", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -308,8 +307,8 @@ def test_conv_backward_reuses_its_forward_buffers_and_stays_right(rng):
     dy = rng.standard_normal(layer.y_shape)
     dx = layer.backward(dy)
     first = layer.grads["W"].copy()
-    assert set(layer._scratch) == {"cols", "y_mat"}           # no separate dcols / dy_mat
-    assert layer.cols is None                                 # its buffer now holds dL/dcols
+    assert set(layer.workspace) == {"cols", "y_mat"}           # no separate dcols / dy_mat
+    assert layer.saved["cols"] is None                        # its buffer now holds dL/dcols
     layer.zero_grad()
     np.testing.assert_array_equal(layer.backward(dy), dx)
     np.testing.assert_allclose(layer.grads["W"], first, rtol=1e-13)

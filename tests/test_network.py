@@ -20,7 +20,7 @@ import scratchcnn as sc
 from scratchcnn import explain
 from scratchcnn.explain.cam import cam_layers
 from scratchcnn.gradcheck import check_gradient, check_layer, check_model
-from scratchcnn.kernels import cpu, kernels_for, reference
+from scratchcnn import ops
 
 TOL = 1e-6
 ROOT = Path(__file__).resolve().parent.parent
@@ -487,14 +487,14 @@ def test_avgpool_by_hand():
 
 
 def test_avgpool_numba_path_and_reference_path_agree(rng):
-    """kernels_for picks the Numba module, use_reference() the NumPy one; forward and
+    """ops runs the fast room by default, the plain room inside use_reference(); forward and
     backward agree bitwise (overlapping 3x3 windows, stride 2)."""
     pool = sc.AvgPool2D(3, stride=2)
     x, dy = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((2, 3, 3, 3))
-    assert kernels_for(x) is cpu
+    assert ops.runs_fast(x)
     y, dx = pool.forward(x), pool.backward(dy)
     with sc.use_reference():
-        assert kernels_for(x) is reference
+        assert not ops.runs_fast(x)
         np.testing.assert_array_equal(pool.forward(x), y)
         np.testing.assert_array_equal(pool.backward(dy), dx)
 

@@ -1,23 +1,22 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014, sec. 4.2 and Fig. 7): slide a grey
 square over the image and watch the class probability.
 
-``method="full"`` is the plain definition: one full forward pass per occluder
-position, batched. ``method="cone"`` (occlusion_cone.py) recomputes only each
-occluder's cone of influence and gives the same numbers; ``"auto"`` (the default)
-takes it wherever the network allows (a chain ending in Flatten/GAP -> Linear, on the
-CPU), else the full passes.
+``occluded_logits`` is the definition: the model's output on copies of the image, each
+with the square at one position. ``occlusion`` turns those outputs into a map: the
+target's probability (or score) per position. In the fast room (the default) ops.py
+computes the same numbers by reusing the unoccluded image's computation wherever the
+network allows it; inside ``use_reference()`` it runs this definition.
 """
 import numpy as np
 
+from .. import ops
 from ..backend import array_module, to_numpy
 from ..layers.base import as_pair
 from ..losses import log_softmax
 from ..model import eval_mode
 from .base import as_targets, check_batch, target_outputs
-from .occlusion_cone import Cone, cone_plan
 
 OUTPUTS = ("probability", "score", "probabilities")
-METHODS = ("auto", "cone", "full")
 
 
 def occluder_positions(image_size, window, stride):
@@ -29,27 +28,38 @@ def occluder_positions(image_size, window, stride):
     return np.arange(0, h - wh + 1, sh), np.arange(0, w - ww + 1, sw)
 
 
+def occluded_logits(model, image, tops, lefts, window, baseline, batch_size=256):
+    """The definition: the model's output on B occluded copies of one image.
+
+    image: (1, C, H, W); tops, lefts: (B,), the occluders' top-left corners; window:
+    (wh, ww); baseline: the occluder's value (all channels).
+    returns (B, K): row k is model.forward(image with image[:, :, tops[k] : tops[k] + wh,
+    lefts[k] : lefts[k] + ww] = baseline), ``batch_size`` copies per forward pass.
+    """
+    xp = array_module(image)
+    logits = []
+    for start in range(0, len(tops), batch_size):
+        corners = list(zip(tops[start:start + batch_size], lefts[start:start + batch_size]))
+        occluded = xp.repeat(image, len(corners), axis=0)             # (b, C, H, W)
+        for k, (top, left) in enumerate(corners):
+            occluded[k, :, top:top + window[0], left:left + window[1]] = baseline
+        logits.append(model.forward(occluded))
+    return xp.concatenate(logits)
+
+
 def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
-              output="probability", batch_size=256, method="auto"):
+              output="probability", batch_size=256):
     """The target's probability (or score) with the image occluded at each position.
 
     x: (N, C, H, W); window, stride: an int or a pair; baseline: the occluder's value
     (all channels). returns (N, oh, ow): entry (n, i, j) is output(x_n with
     x_n[:, i*sh : i*sh + wh, j*sw : j*sw + ww] = baseline), oh = (H - wh) // sh + 1;
     output="probabilities": every class's probability, (N, oh, ow, K) (e.g. to map the
-    most probable class, Zeiler & Fergus Fig. 7). method: "auto", "cone" or "full"
-    (see the module docstring).
+    most probable class, Zeiler & Fergus Fig. 7).
     """
     check_batch(x)
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    plan = cone_plan(model) if isinstance(x, np.ndarray) else None
-    if method == "cone" and plan is None:
-        raise ValueError("method='cone' needs a chain of Conv2D / MaxPool2D / AvgPool2D / "
-                         "pointwise layers, then Flatten or GlobalAvgPool2D, then Linear, on "
-                         "the CPU; use method='full'")
     window, stride = as_pair(window, "window"), as_pair(stride, "stride")
     rows, cols = occluder_positions(x.shape[2:], window, stride)
     n = len(x)
@@ -57,48 +67,26 @@ def occlusion(model, x, target, window=(7, 7), stride=1, baseline=0.0,
     targets = as_targets(target, n, classes)
     tops, lefts = np.repeat(rows, len(cols)), np.tile(cols, len(rows))    # every corner
     result = np.empty((n, len(tops)) + ((classes,) if output == "probabilities" else ()))
-    use_cone = plan is not None and method != "full"
-    # the cone's boxes are small: all of an image's occluders at once (measured faster)
-    step = max(batch_size, 2048) if use_cone else batch_size
     with eval_mode(model):
-        for start in range(0, len(tops), step):
-            chunk = slice(start, start + step)
-            if use_cone:                # planned once, run on every image
-                cone = Cone(model, plan, x.shape[1:], tops[chunk], lefts[chunk], window,
-                            baseline)
-                per_image = cone.logits(x, batch_size)
+        per_image = ops.occluded_logits(model, x, tops, lefts, window, baseline, batch_size,
+                                        occluded_logits)
+        for image, logits in enumerate(per_image):                   # logits: (B, K)
+            if output == "probabilities":
+                result[image] = to_numpy(array_module(logits).exp(log_softmax(logits)))
             else:
-                per_image = (_occluded_logits(model, x[image:image + 1], tops[chunk],
-                                              lefts[chunk], window, baseline)
-                             for image in range(n))
-            for image, logits in enumerate(per_image):
-                if output == "probabilities":
-                    result[image, chunk] = to_numpy(array_module(logits).exp(
-                        log_softmax(logits)))
-                else:
-                    result[image, chunk] = to_numpy(target_outputs(
-                        logits, np.full(len(tops[chunk]), targets[image]), output))
+                result[image] = to_numpy(target_outputs(
+                    logits, np.full(len(tops), targets[image]), output))
     return result.reshape(n, len(rows), len(cols), *result.shape[2:])
 
 
-def _occluded_logits(model, image, tops, lefts, window, baseline):
-    """model.forward of B copies of image (1, C, H, W), copy k with the (wh, ww) box at
-    (tops[k], lefts[k]) set to baseline: the plain definition (method="full")."""
-    occluded = array_module(image).repeat(image, len(tops), axis=0)
-    for k, (r, c) in enumerate(zip(tops, lefts)):
-        occluded[k, :, r:r + window[0], c:c + window[1]] = baseline
-    return model.forward(occluded)
-
-
 def occlusion_attribution(model, x, target, window=(7, 7), stride=1, baseline=0.0,
-                          batch_size=256, method="auto"):
+                          batch_size=256):
     """Per-pixel attribution (Captum's ``Occlusion`` definition): each pixel gets the mean,
     over every window position that covers it, of the drop of the target's score,
     S(x) - S(x occluded there). x: (N, C, H, W) -> (N, C, H, W) (the same value in every
     channel, since the occluder covers all channels); 0 where no window reaches."""
     window, stride = as_pair(window, "window"), as_pair(stride, "stride")
-    occluded = occlusion(model, x, target, window, stride, baseline, "score", batch_size,
-                         method)
+    occluded = occlusion(model, x, target, window, stride, baseline, "score", batch_size)
     with eval_mode(model):
         n = len(x)
         original = to_numpy(target_outputs(model.forward(x), as_targets(

@@ -8,7 +8,7 @@ gradient arriving from above (dL/d output) and R what is passed below.
     "guided":    R = 1(F > 0) * 1(G > 0) * G  both (Springenberg et al.; Gao & Mosalam eq. 3)
 """
 from ..backend import array_module
-from ..kernels import kernels_for
+from .. import ops
 from .base import Layer
 
 RELU_RULES = ("gradient", "deconvnet", "guided")
@@ -34,7 +34,7 @@ class ReLU(Activation):
 
     def forward(self, x):
         self.check_input(x, "(N, ...)", None)
-        y, self.active = kernels_for(x).relu_forward(x)   # y = max(x, 0), active = 1(F > 0)
+        y, self.active = ops.relu_forward(x)   # y = max(x, 0), active = 1(F > 0)
         return y
 
     def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):

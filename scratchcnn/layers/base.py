@@ -55,7 +55,7 @@ class Layer:
         self.grads = {}
         self.buffers = {}
         self.training = True
-        self._scratch = {}
+        self.workspace = {}       # buffers the fast room reuses between calls (fast/conv2d.py)
 
     # ----- the contract -------------------------------------------------------------
     def forward(self, *xs):
@@ -83,22 +83,8 @@ class Layer:
         for grad in self.grads.values():
             grad[...] = 0
 
-    def scratch(self, key, shape, like):
-        """A work buffer reused from call to call (never handed to the caller).
-
-        Big temporaries such as the patch matrix are allocated once instead of on
-        every step: a fresh 40 MB array costs more in page faults than filling it.
-        """
-        xp = array_module(like)
-        buf = self._scratch.get(key)
-        if buf is None or buf.shape != tuple(shape) or buf.dtype != like.dtype \
-                or array_module(buf) is not xp:
-            buf = xp.empty(shape, dtype=like.dtype)
-            self._scratch[key] = buf
-        return buf
-
     def _convert(self, fn):
-        self._scratch = {}
+        self.workspace = {}
         for store in (self.params, self.grads, self.buffers):
             for key in store:
                 store[key] = fn(store[key])

@@ -12,9 +12,9 @@ forward, so <conv(x), y> = <x, convT(y)> (Zeiler & Fergus 2014, sec. 2.1:
 """
 import numpy as np
 
+from .. import ops
 from ..backend import array_module
-from ..kernels import fast_conv2d, fast_conv2d_backward, fast_conv2d_training, kernels_for
-from ..kernels.reference import conv_output_size
+from ..reference.conv import conv_output_size
 from .base import Layer, as_pair, uniform_init
 
 
@@ -59,26 +59,19 @@ class Conv2D(_Convolution):
 
     As matrices (one column per output pixel, ``cols = im2col(x)``):
         y_mat = W_mat @ cols + b          W_mat: (O, C*kh*kw), cols: (C*kh*kw, N*OH*OW)
-
-    In eval mode (no dL/dW will follow) the kernels may compute the same function
-    by a faster route on the Numba path (``kernels.fast_conv2d``): Winograd F(4x4, 3x3)
-    for 3x3, stride-1 filters on batches of at least ``winograd.MIN_TILES`` output tiles
-    (kernels/winograd.py), otherwise im2col a chunk of images at a time
-    (kernels/im2col_chunks.py). In training, such a batch takes Winograd too, forward
-    and backward (``kernels.fast_conv2d_training``; the backward is the adjoint of each
-    of its steps, ``winograd.conv3x3_backward``). ``use_winograd = False`` on a layer
-    (or the class) always takes the plain im2col below.
+    and backward, by the chain rule for a matrix product:
+        dL/dW_mat = dy_mat @ cols^T,   dL/db = sum of dy over (N, OH, OW),
+        dL/dcols  = W_mat^T @ dy_mat,  dL/dx = col2im(dL/dcols)
+    Each equation is at its line in reference/conv.py (``conv2d_forward``,
+    ``conv2d_backward``); ops.py runs them, or their fast twins.
     """
     name_prefix = "conv"
-    use_winograd = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, name=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          lambda kh, kw: (out_channels, in_channels, kh, kw), name)
         self.input_shape = self.y_shape = None
-        self.cols = None              # the patch matrix of the last forward (im2col path)
-        self.x = None                 # the last input, kept only when the fast path skipped cols
-        self.winograd_saved = None    # what a Winograd training forward keeps for backward
+        self.saved = None             # what the forward keeps for backward: x, cols
 
     def output_shape(self, x_shape):
         n, _, h, w = x_shape
@@ -90,87 +83,26 @@ class Conv2D(_Convolution):
         return (n, self.out_channels, conv_output_size(h, kh, sh, ph),
                 conv_output_size(w, kw, sw, pw))
 
-    def patch_matrix(self, x):
-        """im2col of x into this layer's reused buffer: (C*kh*kw, N*OH*OW)."""
-        n, _, oh, ow = self.output_shape(x.shape)
-        kh, kw = self.kernel_size
-        shape = (self.in_channels * kh * kw, n * oh * ow)
-        return kernels_for(x).im2col(x, kh, kw, self.stride, self.padding,
-                                     out=self.scratch("cols", shape, x))
-
     def forward(self, x):
-        """x: (N, C, H, W) -> y: (N, O, OH, OW)."""
+        """x: (N, C, H, W) -> y: (N, O, OH, OW), y_mat = W_mat @ im2col(x) + b."""
         self.check_input(x, "(N, C, H, W)", 4, self.in_channels, "in_channels")
-        n, o, oh, ow = self.y_shape = self.output_shape(x.shape)
-        self.input_shape, self.cols, self.x = x.shape, None, None
-        self.winograd_saved = None
-        weights, bias = self.params["W"], self.params["b"]
-        if self.training and self.use_winograd:
-            fast = fast_conv2d_training(x, weights, bias, self.stride, self.padding,
-                                        self.scratch)
-            if fast is not None:      # Winograd ran; what its backward needs is kept
-                y, self.winograd_saved = fast
-                return y
-        if not self.training and self.use_winograd:
-            y = fast_conv2d(x, weights, bias, self.stride, self.padding, self.scratch)
-            if y is not None:         # a faster algorithm ran; None: none applies here
-                self.x = x            # so that a dL/dW asked for later can still build cols
-                return y
-        self.cols, self.x = self.patch_matrix(x), x                      # (C*kh*kw, N*OH*OW)
-        w_mat = weights.reshape(o, -1)                                   # (O, C*kh*kw)
-        y_mat = array_module(x).matmul(w_mat, self.cols,                 # W_mat @ cols
-                                       out=self.scratch("y_mat", (o, self.cols.shape[1]), x))
-        return kernels_for(x).columns_to_nchw(y_mat, bias, n, oh, ow)   # + b: (N, O, OH, OW)
+        self.input_shape, self.y_shape = x.shape, self.output_shape(x.shape)
+        y, self.saved = ops.conv2d_forward(x, self.params["W"], self.params["b"], self.stride,
+                                           self.padding, self.training, self.workspace)
+        return y
 
     def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
-        """dy = dL/dy: (N, O, OH, OW) -> dL/dx: (N, C, H, W); adds dL/dW, dL/db into grads.
-
-        From y_mat = W_mat @ cols + b (the chain rule for a matrix product):
-            dL/dW_mat = dy_mat @ cols^T,   dL/db = sum of dy over (N, OH, OW),
-            dL/dcols  = W_mat^T @ dy_mat,  dL/dx = col2im(dL/dcols)
-        (col2im is im2col's adjoint: each patch entry goes back onto its pixel, overlaps add).
-        ``input_grad=False`` skips dx (returns None): a first layer needs no dx in training.
-
-        Memory: dy_mat takes the buffer of the forward's y_mat, and dL/dcols the patch
-        matrix's (the same shapes; neither is needed any more by then), so a training
-        step holds one patch-sized matrix per layer, not two. A later dL/dW rebuilds the
-        patch matrix from the input.
-        """
+        """dy = dL/dy: (N, O, OH, OW) -> dL/dx: (N, C, H, W); adds dL/dW, dL/db into grads
+        (the class docstring's equations). ``input_grad=False`` skips dx (returns None):
+        a first layer needs no dx in training."""
         self.check_grad(dy, self.y_shape)
-        xp, kernels = array_module(dy), kernels_for(dy)
-        o = self.out_channels
-        if param_grads:                       # whichever route dL/dW takes below
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))                     # sum over N, OH, OW
-        if self.winograd_saved is not None:   # a Winograd training forward
-            dw, dx = fast_conv2d_backward(dy, self.winograd_saved, self.input_shape,
-                                          self.padding, self.scratch, param_grads, input_grad)
-            if param_grads:
-                self.grads["W"] += dw
-            return dx
-        n, patch = dy.shape[0], self.params["W"][0].size                 # C*kh*kw
-        if param_grads and not input_grad and patch <= dy[0, 0].size:
-            # A first layer in training: dy_mat is not needed for dL/dcols, so dy is not
-            # laid out as columns; dL/dW_mat = dy_mat @ cols^T = sum over images n of
-            # dy[n] (O, OH*OW) @ cols_n^T, cols_n: (C*kh*kw, OH*OW), the image's columns
-            # (the partial sums, (N, O, C*kh*kw), are no larger than dy here). The slides'
-            # conv1 at batch 64: 0.28 ms against 0.87 (AMD Zen 4, BENCHMARKS.md).
-            cols = self.cols if self.cols is not None else self.patch_matrix(self.x)
-            per_image = cols.reshape(patch, n, -1).transpose(1, 2, 0)    # (N, OH*OW, C*kh*kw)
-            dw = xp.matmul(dy.reshape(n, o, -1), per_image).sum(axis=0)  # sum_n dy[n] cols_n^T
-            self.grads["W"] += dw.reshape(self.params["W"].shape)
-            return None
-        dy_mat = kernels.nchw_to_columns(dy, out=self.scratch("y_mat", (o, dy.size // o), dy))
-        w_mat = self.params["W"].reshape(o, -1)                          # (O, C*kh*kw)
+        dw, db, dx = ops.conv2d_backward(dy, self.saved, self.params["W"], self.stride,
+                                         self.padding, param_grads, input_grad,
+                                         self.workspace)
         if param_grads:
-            cols = self.cols if self.cols is not None else self.patch_matrix(self.x)
-            self.grads["W"] += (dy_mat @ cols.T).reshape(self.params["W"].shape)  # dy_mat cols^T
-        if not input_grad:
-            return None
-        shape = (w_mat.shape[1], dy_mat.shape[1])
-        self.cols = None                        # its buffer now holds dL/dcols
-        dcols = xp.matmul(w_mat.T, dy_mat, out=self.scratch("cols", shape, dy))   # W_mat^T dy_mat
-        kh, kw = self.kernel_size
-        return kernels.col2im(dcols, self.input_shape, kh, kw, self.stride, self.padding)
+            self.grads["W"] += dw                                    # dL/dW = dy_mat cols^T
+            self.grads["b"] += db                                    # dL/db = sum of dy
+        return dx                                                    # col2im(W_mat^T dy_mat)
 
 
 class ConvTranspose2D(_Convolution):
@@ -219,7 +151,7 @@ class ConvTranspose2D(_Convolution):
         w_mat = self.params["W"].reshape(self.in_channels, -1)                 # (in, out*kh*kw)
         cols = w_mat.T @ x_mat                                                 # (out*kh*kw, N*H*W)
         kh, kw = self.kernel_size
-        y = kernels_for(x).col2im(cols, out_shape, kh, kw, self.stride, self.padding)
+        y = ops.col2im(cols, out_shape, kh, kw, self.stride, self.padding)
         y += self.params["b"].reshape(1, -1, 1, 1)
         self.x_mat, self.input_shape, self.y_shape = x_mat, x.shape, y.shape
         return y
@@ -234,7 +166,7 @@ class ConvTranspose2D(_Convolution):
         self.check_grad(dy, self.y_shape)
         xp = array_module(dy)
         kh, kw = self.kernel_size
-        cols = kernels_for(dy).im2col(dy, kh, kw, self.stride, self.padding)  # (out*kh*kw, N*H*W)
+        cols = ops.im2col(dy, kh, kw, self.stride, self.padding)       # (out*kh*kw, N*H*W)
         w_mat = self.params["W"].reshape(self.in_channels, -1)
         if param_grads:
             self.grads["W"] += (self.x_mat @ cols.T).reshape(self.params["W"].shape)

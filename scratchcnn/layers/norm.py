@@ -1,7 +1,7 @@
 """Batch normalization over the channels of NCHW maps (Ioffe & Szegedy 2015)."""
 import numpy as np
 
-from ..kernels import kernels_for
+from .. import ops
 from .base import Layer
 
 
@@ -45,13 +45,12 @@ class BatchNorm2D(Layer):
 
     def forward(self, x):
         self.check_input(x, "(N, C, H, W)", 4, self.num_features, "num_features")
-        kernels = kernels_for(x)
         if self.training:
             count = x.shape[0] * x.shape[2] * x.shape[3]
             if count < 2:
                 raise ValueError(f"{self.label}: training mode needs more than one value per "
                                  f"channel to compute a variance, got x of shape {tuple(x.shape)}")
-            mean, var = kernels.batchnorm_statistics(x)    # over (N, H, W); var biased: normalizes
+            mean, var = ops.batchnorm_statistics(x)    # over (N, H, W); var biased: normalizes
             m = self.momentum
             self.buffers["running_mean"] *= 1 - m
             self.buffers["running_mean"] += m * mean
@@ -61,8 +60,8 @@ class BatchNorm2D(Layer):
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         inv_std = 1 / (var + x.dtype.type(self.eps)) ** 0.5
         # x_hat = (x - mu) / sqrt(var + eps),  y = gamma * x_hat + beta
-        x_hat, y = kernels.batchnorm_forward(x, mean, inv_std, self.params["gamma"],
-                                             self.params["beta"])
+        x_hat, y = ops.batchnorm_forward(x, mean, inv_std, self.params["gamma"],
+                                         self.params["beta"])
         self.x_hat, self.inv_std, self.used_batch_statistics = x_hat, inv_std, self.training
         return y
 
@@ -77,10 +76,10 @@ class BatchNorm2D(Layer):
         running statistics in eval mode mu and sigma are constants: dL/dx = inv_std dL/dx_hat).
         """
         self.check_grad(dy, None if self.x_hat is None else self.x_hat.shape)
-        kernels, x_hat, gamma = kernels_for(dy), self.x_hat, self.params["gamma"]
+        x_hat, gamma = self.x_hat, self.params["gamma"]
         batch_terms = input_grad and self.used_batch_statistics     # mu and sigma depend on x
         if param_grads or batch_terms:
-            sum_dy, sum_dy_x_hat = kernels.batchnorm_backward_sums(dy, x_hat)   # over (N, H, W)
+            sum_dy, sum_dy_x_hat = ops.batchnorm_backward_sums(dy, x_hat)   # over (N, H, W)
         if param_grads:
             self.grads["gamma"] += sum_dy_x_hat                   # dL/dgamma = sum dy * x_hat
             self.grads["beta"] += sum_dy                          # dL/dbeta = sum dy
@@ -92,5 +91,5 @@ class BatchNorm2D(Layer):
             mean_dx_hat_x_hat = gamma * sum_dy_x_hat / m
         else:                                   # running statistics: dL/dx = inv_std * dL/dx_hat
             mean_dx_hat = mean_dx_hat_x_hat = 0 * gamma
-        return kernels.batchnorm_input_grad(dy, x_hat, gamma, self.inv_std, mean_dx_hat,
-                                            mean_dx_hat_x_hat)
+        return ops.batchnorm_input_grad(dy, x_hat, gamma, self.inv_std, mean_dx_hat,
+                                        mean_dx_hat_x_hat)

@@ -1,8 +1,8 @@
 """Max pooling with switches, Zeiler-Fergus unpooling, average pooling and global
 average pooling."""
 from ..backend import array_module
-from ..kernels import kernels_for
-from ..kernels.reference import conv_output_size
+from .. import ops
+from ..reference.conv import conv_output_size
 from .base import Layer, as_pair
 
 
@@ -47,14 +47,14 @@ class MaxPool2D(_Pooling):
     def forward(self, x):
         self.check_window(x)
         kh, kw = self.kernel_size
-        y, self.switches = kernels_for(x).maxpool_forward(x, kh, kw, self.stride)
+        y, self.switches = ops.maxpool_forward(x, kh, kw, self.stride)
         self.input_shape = x.shape
         return y
 
     def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, C, OH, OW) -> dx: (N, C, H, W), each dy sent to its window's switch."""
         self.check_grad(dy, None if self.switches is None else self.switches.shape)
-        return kernels_for(dy).max_unpool(dy, self.switches, self.input_shape)
+        return ops.max_unpool(dy, self.switches, self.input_shape)
 
 
 class MaxUnpool2D(Layer):
@@ -85,12 +85,12 @@ class MaxUnpool2D(Layer):
             raise ValueError(f"{self.label}: input must have the pooled shape "
                              f"{tuple(self.pool.switches.shape)}, got {tuple(y.shape)}")
         self.switches, self.output_shape = self.pool.switches, self.pool.input_shape
-        return kernels_for(y).max_unpool(y, self.switches, self.output_shape)
+        return ops.max_unpool(y, self.switches, self.output_shape)
 
     def backward(self, dx, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dx: (N, C, H, W) -> (N, C, OH, OW): read dx at the switches."""
         self.check_grad(dx, getattr(self, "output_shape", None))
-        return kernels_for(dx).gather_at_switches(dx, self.switches)
+        return ops.gather_at_switches(dx, self.switches)
 
 
 class AvgPool2D(_Pooling):
@@ -106,7 +106,7 @@ class AvgPool2D(_Pooling):
     def forward(self, x):
         self.check_window(x)
         self.input_shape = x.shape
-        return kernels_for(x).avgpool_forward(x, *self.kernel_size, self.stride)
+        return ops.avgpool_forward(x, *self.kernel_size, self.stride)
 
     def backward(self, dy, *, relu_rule="gradient", param_grads=True, input_grad=True):
         """dy: (N, C, OH, OW) -> dx: (N, C, H, W)."""
@@ -115,7 +115,7 @@ class AvgPool2D(_Pooling):
         self.check_grad(dy, None if self.input_shape is None else (
             n, c, conv_output_size(h, kh, self.stride[0], 0),
             conv_output_size(w, kw, self.stride[1], 0)))
-        return kernels_for(dy).avgpool_backward(dy, self.input_shape, kh, kw, self.stride)
+        return ops.avgpool_backward(dy, self.input_shape, kh, kw, self.stride)
 
 
 class GlobalAvgPool2D(Layer):
