@@ -2,16 +2,16 @@
 import numpy as np
 from numba import njit, prange
 
+
 @njit(cache=True, parallel=True)
 def _relu_forward(x_flat, y_flat, active_flat):
     # prange hands each thread one contiguous range of k. A plain loop body, with no
-    # inner block loop, is what LLVM vectorizes: 2.9 ms instead of 6.7-8.4 ms for the
-    # slides' model's conv2 output at batch 256 (37.7 MB), 0.27 ms instead of 1.38 ms
-    # for conv1's at batch 64.
+    # inner block loop, is what LLVM vectorizes (BENCHMARKS.md, "Rules in the code").
     for k in prange(x_flat.size):
         v = x_flat[k]
         active_flat[k] = v > 0
         y_flat[k] = max(v, 0)
+
 
 def relu_forward(x):
     """See ``reference.activation.relu_forward``: one parallel pass writes y and the mask."""

@@ -4,6 +4,7 @@ from numba import njit, prange
 
 from ..reference import adam as reference
 
+
 @njit(cache=True, parallel=True)
 def _adam_update(param, grad, m, v, b1, one_minus_b1, b2, one_minus_b2, step_size, bias2,
                  eps):
@@ -13,10 +14,10 @@ def _adam_update(param, grad, m, v, b1, one_minus_b1, b2, one_minus_b2, step_siz
         v[k] = b2 * v[k] + one_minus_b2 * g * g
         param[k] -= step_size * m[k] / (np.sqrt(v[k] / bias2) + eps)
 
+
 def adam_update(param, grad, m, v, b1, b2, step_size, bias2, eps):
     """See ``reference.adam.adam_update``: one parallel pass over the four arrays instead of
-    ten NumPy passes with their temporaries (the slides' fc1, 589,824 weights: 0.89 ->
-    0.04 ms on AMD Zen 4). Arrays that are not all C-contiguous of one shape and dtype
+    ten NumPy passes with their temporaries (BENCHMARKS.md, "Rules in the code"). Arrays that are not all C-contiguous of one shape and dtype
     (their flat views would be copies, and the update lost) take the reference."""
     arrays = (param, grad, m, v)
     if (not all(a.flags.c_contiguous for a in arrays) or len({a.shape for a in arrays}) > 1

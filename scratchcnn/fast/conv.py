@@ -5,13 +5,14 @@ cached on disk; ``prange`` over the axis that *owns* the output (each thread wri
 its own rows or planes: no race, no atomic, a fixed sum order, the same bits every
 run); dtype-generic (one compiled version per dtype). Unsigned offsets (``u(...)``) in
 inner loops: a signed index makes Numba check for wrap-around, and that check stops
-LLVM from vectorizing (BENCHMARKS.md, "Numba: unsigned offsets").
+LLVM from vectorizing (BENCHMARKS.md, "Rules in the code": Numba kernels).
 """
 import numpy as np
 from numba import njit, prange
 from numba import uint64 as u
 
 from ..reference.conv import conv_output_size
+
 
 @njit(cache=True)
 def _valid_columns(j, sw, pw, w, ow):
@@ -20,6 +21,7 @@ def _valid_columns(j, sw, pw, w, ow):
     low = min(ow, max(0, (pw - j + sw - 1) // sw))
     high = min(ow, (w - 1 + pw - j) // sw + 1)
     return low, max(low, high)
+
 
 @njit(cache=True, parallel=True)
 def _im2col(x, cols, kh, kw, sh, sw, ph, pw, oh, ow):
@@ -52,6 +54,7 @@ def _im2col(x, cols, kh, kw, sh, sw, ph, pw, oh, ow):
                             cols_flat[dst + xo] = x_flat[src + xo * u(sw)]
     return cols
 
+
 def im2col(x, kh, kw, stride, padding, out=None):
     """See ``reference.conv.im2col``. x: (N, C, H, W) -> cols: (C*KH*KW, N*OH*OW),
     written into ``out`` when given (a reused buffer: no fresh pages to fault in).
@@ -62,6 +65,7 @@ def im2col(x, kh, kw, stride, padding, out=None):
     if out is None:
         out = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
     return _im2col(np.ascontiguousarray(x), out, kh, kw, sh, sw, ph, pw, oh, ow)
+
 
 @njit(cache=True, parallel=True)
 def _col2im(cols, dx, kh, kw, sh, sw, ph, pw, oh, ow):
@@ -89,6 +93,7 @@ def _col2im(cols, dx, kh, kw, sh, sw, ph, pw, oh, ow):
                             dx_flat[dst + xo * u(sw)] += cols_flat[src + xo]
     return dx
 
+
 def col2im(cols, x_shape, kh, kw, stride, padding):
     """See ``reference.conv.col2im``. cols: (C*KH*KW, N*OH*OW) -> dx: x_shape.
     Entries that came from the padding are dropped, never written."""
@@ -97,6 +102,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     return _col2im(np.ascontiguousarray(cols), dx, kh, kw, sh, sw, ph, pw, oh, ow)
+
 
 @njit(cache=True, parallel=True)
 def _columns_to_nchw(out, bias, y):
@@ -110,12 +116,14 @@ def _columns_to_nchw(out, bias, y):
             y_flat[dst + k] = out_flat[src + k] + bias_o
     return y
 
+
 def columns_to_nchw(out, bias, n, oh, ow, into=None):
     """See ``reference.conv.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
     y = np.empty((n, out.shape[0], oh, ow), dtype=out.dtype) if into is None else into
     if not y.flags.c_contiguous:              # written through a flat view (a copy otherwise)
         raise ValueError("columns_to_nchw: into must be C-contiguous")
     return _columns_to_nchw(np.ascontiguousarray(out), bias.astype(out.dtype), y)
+
 
 @njit(cache=True, parallel=True)
 def _nchw_to_columns(dy, out):
@@ -126,6 +134,7 @@ def _nchw_to_columns(dy, out):
         b, o = plane // channels, plane % channels
         out[o, b * pixels:(b + 1) * pixels] = dy_flat[plane]
     return out
+
 
 def nchw_to_columns(dy, out=None):
     """See ``reference.conv.nchw_to_columns``. dy: (N, O, OH, OW) -> (O, N*OH*OW),

@@ -7,9 +7,9 @@ entries copied from it; unpooling sums, for each input pixel, the pooled values
 whose switch points at it. No atomics, so every run gives the same bits, and the
 summation order matches the CPU kernels.
 
-NOTE: this module needs CuPy and a CUDA GPU; tests/test_kernels.py runs the same
+NOTE: this module needs CuPy and a CUDA GPU; tests/fast/test_kernels.py runs the same
 agreement checks on it when one is present and skips them otherwise. The kernels'
-CUDA sources are in ``gpu_sources.py``; tests/test_gpu_compile.py compiles them with
+CUDA sources are in ``gpu_sources.py``; tests/fast/test_gpu_compile.py compiles them with
 NVRTC for sm_80 and sm_90 on any machine (no GPU needed).
 """
 import cupy as cp
@@ -25,7 +25,7 @@ from ..reference.norm import (batchnorm_backward_sums, batchnorm_forward,  # noq
 from ..reference.pool import avgpool_backward, avgpool_forward, gather_at_switches  # noqa: F401
 
 # The CUDA sources live in gpu_sources.py (no CuPy there), so that a machine without
-# a GPU can compile-check them: tests/test_gpu_compile.py.
+# a GPU can compile-check them: tests/fast/test_gpu_compile.py.
 _im2col = cp.ElementwiseKernel(*gpu_sources.IM2COL)
 _col2im = cp.ElementwiseKernel(*gpu_sources.COL2IM)
 _maxpool = cp.ElementwiseKernel(*gpu_sources.MAXPOOL)
@@ -80,4 +80,3 @@ def max_unpool(values, switches, x_shape):
     out = cp.zeros(n * c * h * w, dtype=values.dtype)
     _segment_sum(starts, stops, sorted_targets[starts], sorted_values, out)
     return out.reshape(x_shape)
-

@@ -4,7 +4,7 @@ col2im, max pooling, unpooling), as plain data (no CuPy needed).
 Each kernel is an ``ElementwiseSpec``: the four strings that ``cupy.ElementwiseKernel``
 takes, in its argument order, so ``gpu.py`` builds every kernel as
 ``cp.ElementwiseKernel(*SPEC)``. Keeping them here lets a machine without CuPy or a
-GPU read them: tests/test_gpu_compile.py compiles each one with NVRTC.
+GPU read them: tests/fast/test_gpu_compile.py compiles each one with NVRTC.
 
 The body of an elementwise kernel runs once per output element ``i``; a ``raw``
 parameter is the whole array (indexed by hand), any other is the element ``i``.
@@ -90,5 +90,5 @@ SEGMENT_SUM = ElementwiseSpec(
     """,
     "scratchcnn_segment_sum")
 
-#: Every kernel that gpu.py builds; tests/test_gpu_compile.py checks that none is missing.
+#: Every kernel that gpu.py builds; tests/fast/test_gpu_compile.py checks that none is missing.
 KERNELS = (IM2COL, COL2IM, MAXPOOL, SEGMENT_SUM)

@@ -7,9 +7,10 @@ from numba import uint64 as u
 # Batch norm: per-channel sums over (N, H, W) and per-channel elementwise maps. A
 # channel's values are N contiguous planes of H*W. The sums accumulate in float64 (a
 # float32 input too) and may be reordered (fastmath "reassoc" only): that is what lets
-# LLVM vectorize a reduction, 0.09 instead of 0.53 ns per value (a (64, 8, 28, 28) sum).
-# The order is fixed at compile time, so the bits are the same on every run. The
+# LLVM vectorize a reduction (BENCHMARKS.md, "Rules in the code": Numba kernels). The order is fixed at compile time, so the bits are the same on every run. The
 # elementwise kernels are not reordered: they give the reference's float32 bits.
+
+
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _batchnorm_statistics(x, mean, var):
     n, c = x.shape[0], x.shape[1]
@@ -30,12 +31,14 @@ def _batchnorm_statistics(x, mean, var):
                 squares += d * d
         mean[ch], var[ch] = mu, squares / count
 
+
 def batchnorm_statistics(x):
     """See ``reference.norm.batchnorm_statistics``. x: (N, C, H, W) -> mean (C,), biased var (C,),
     in x's dtype (accumulated in float64)."""
     mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
     _batchnorm_statistics(np.ascontiguousarray(x), mean, var)
     return mean.astype(x.dtype), var.astype(x.dtype)
+
 
 @njit(cache=True, parallel=True)
 def _batchnorm_forward(x, mean, inv_std, gamma, beta, x_hat, y):
@@ -50,6 +53,7 @@ def _batchnorm_forward(x, mean, inv_std, gamma, beta, x_hat, y):
             x_hat_flat[base + k] = v
             y_flat[base + k] = g * v + bt
 
+
 def batchnorm_forward(x, mean, inv_std, gamma, beta):
     """See ``reference.norm.batchnorm_forward``: one pass writes x_hat and y.
     x: (N, C, H, W); the rest (C,) -> x_hat, y: (N, C, H, W)."""
@@ -58,6 +62,7 @@ def batchnorm_forward(x, mean, inv_std, gamma, beta):
     per_channel = [np.ascontiguousarray(a, dtype=x.dtype) for a in (mean, inv_std, gamma, beta)]
     _batchnorm_forward(x, *per_channel, x_hat, y)
     return x_hat, y
+
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _batchnorm_backward_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
@@ -74,6 +79,7 @@ def _batchnorm_backward_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
                 weighted += g * x_hat_flat[base + k]
         sum_dy[ch], sum_dy_x_hat[ch] = total, weighted
 
+
 def batchnorm_backward_sums(dy, x_hat):
     """See ``reference.norm.batchnorm_backward_sums``. dy, x_hat: (N, C, H, W)
     -> sum dy (C,), sum dy * x_hat (C,), in dy's dtype (accumulated in float64)."""
@@ -81,6 +87,7 @@ def batchnorm_backward_sums(dy, x_hat):
     _batchnorm_backward_sums(np.ascontiguousarray(dy), np.ascontiguousarray(x_hat),
                              sum_dy, sum_dy_x_hat)
     return sum_dy.astype(dy.dtype), sum_dy_x_hat.astype(dy.dtype)
+
 
 @njit(cache=True, parallel=True)
 def _batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat, dx):
@@ -93,6 +100,7 @@ def _batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_
         for k in range(u(pixels)):
             dx_hat = dy_flat[base + k] * g
             dx_flat[base + k] = s * (dx_hat - m1 - x_hat_flat[base + k] * m2)
+
 
 def batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat):
     """See ``reference.norm.batchnorm_input_grad``. dy, x_hat: (N, C, H, W); the rest (C,)

@@ -1,7 +1,7 @@
 """Part of the cone (occlusion.py), equal to explain.occlusion.occluded_logits: the
 first two convolutions from a table of the occluder's cases.
 
-The cone (occlusion_cone.py) runs every layer on a crop per occluder. For a network
+The cone (occlusion.py) runs every layer on a crop per occluder. For a network
 that starts with a convolution A, pointwise layers f (ReLU, batch norm, ...) and a
 convolution B, both of stride 1, the occluder's effect on B's output can be built
 from far fewer operations, because an occluder is a constant box.
@@ -44,12 +44,7 @@ from ..layers.base import input_checked_for_nan
 
 POINTWISE_LAYERS = ("ReLU", "LeakyReLU", "BatchNorm2D", "Dropout", "Identity")  # also the cone's
 # One addition of the sums (a table row read from memory) costs about as much as this
-# many multiply-adds of a matrix product. Measured on 2026-12-04 (BENCHMARKS.md, Zen 4),
-# the slides' model, 7x7 occluders at stride 1: the sums' 40 M additions took 4.7 ms,
-# the table 4.5 (its product's 311 M multiply-adds 3.8), B on the 484 crops 19 (1.28 G
-# multiply-adds). In time, the two break even at 152 occluders; with SUM_COST = 8 the
-# rule below puts it at 156. Measured: crops faster at 121 occluders (stride 2, by
-# 1.3 ms per image), the table at 484 (by 11 ms).
+# many multiply-adds of a matrix product (BENCHMARKS.md, "Rules in the code": SUM_COST).
 SUM_COST = 8
 
 

@@ -9,9 +9,10 @@ the readable statement of each step and the tests' reference.
 import numpy as np
 from numba import njit, prange
 
+
 def subtract_into_band_numpy(values, maps, top, left, band):
     """Each occluder's change on its box, written into its row band (the occlusion
-    cone's dense step, explain/occlusion_cone.py).
+    cone's dense step, occlusion.py).
 
     values: (B, K, bh, bw), the new values on each box; maps: (K, H, W), the old ones;
     top, left: (B,), each box's corner; band: (B, bh, K, W), rows of the map laid out
@@ -24,6 +25,7 @@ def subtract_into_band_numpy(values, maps, top, left, band):
         change = values[b] - maps[:, t:t + bh, l:l + bw]               # (K, bh, bw)
         band[b, :, :, l:l + bw] = change.transpose(1, 0, 2)
     return band
+
 
 def occluder_case_sums_numpy(table, maps, rows, cols, column_cases, width, out):
     """Each occluder's values of a convolution B's output on its box, from the table of
@@ -57,6 +59,7 @@ def occluder_case_sums_numpy(table, maps, rows, cols, column_cases, width, out):
     out[...] = values.transpose(0, 3, 1, 2)
     return out
 
+
 @njit(cache=True, parallel=True)
 def _subtract_into_band(values, maps, top, left, band):
     n, k, bh, bw = values.shape
@@ -68,11 +71,13 @@ def _subtract_into_band(values, maps, top, left, band):
                     band[b, r, ch, l + c] = values[b, ch, r, c] - maps[ch, t + r, l + c]
     return band
 
+
 def subtract_into_band(values, maps, top, left, band):
     """See ``subtract_into_band_numpy``. values (B, K, bh, bw), maps (K, H, W),
     top, left (B,) -> band (B, bh, K, W), written on each box."""
     return _subtract_into_band(values, maps, top.astype(np.int64), left.astype(np.int64),
                                band)
+
 
 @njit(cache=True, parallel=True)
 def _occluder_case_sums(table, maps_by_pixel, row_case, row_position, row_q, col_case,
@@ -107,6 +112,7 @@ def _occluder_case_sums(table, maps_by_pixel, row_case, row_position, row_q, col
                 for j in range(bw):
                     out[k, ch, i, j] = box[i, j, ch]
     return out
+
 
 def occluder_case_sums(table, maps, rows, cols, column_cases, width, out):
     """See ``occluder_case_sums_numpy``. table (cases, H_A*W_A, taps, O), maps (O, H_B,

@@ -6,7 +6,7 @@ cached on disk; ``prange`` over the axis that *owns* the output (each thread wri
 its own rows or planes: no race, no atomic, a fixed sum order, the same bits every
 run); dtype-generic (one compiled version per dtype). Unsigned offsets (``u(...)``) in
 inner loops: a signed index makes Numba check for wrap-around, and that check stops
-LLVM from vectorizing (BENCHMARKS.md, "Numba: unsigned offsets").
+LLVM from vectorizing (BENCHMARKS.md, "Rules in the code": Numba kernels).
 """
 import numpy as np
 from numba import njit, prange
@@ -14,6 +14,7 @@ from numba import uint64 as u
 
 from ..reference.conv import conv_output_size
 from ..reference.pool import avgpool_backward, avgpool_forward  # noqa: F401
+
 
 @njit(cache=True, parallel=True)
 def _maxpool_forward(x, kh, kw, sh, sw, oh, ow):
@@ -38,12 +39,13 @@ def _maxpool_forward(x, kh, kw, sh, sw, oh, ow):
                 switch_flat[out_base + y * ow + xo] = where
     return out, switches
 
+
 @njit(cache=True, parallel=True)
 def _maxpool_2x2(x, oh, ow):
     # The same rule as _maxpool_forward for 2x2 windows at stride 2, written out: four
     # reads, three comparisons in row-major order (strictly greater: the first max wins)
-    # and unsigned offsets, which LLVM compiles to vector selects: 0.8 instead of 3.7 ms
-    # for the slides' model's pool at batch 64 (BENCHMARKS.md).
+    # and unsigned offsets, which LLVM compiles to vector selects (BENCHMARKS.md, "Rules
+    # in the code": Numba kernels).
     n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     switches = np.empty((n, c, oh, ow), dtype=np.int64)
@@ -68,6 +70,7 @@ def _maxpool_2x2(x, oh, ow):
                 switch_flat[dst + xo] = where
     return out, switches
 
+
 def maxpool_forward(x, kh, kw, stride):
     """See ``reference.pool.maxpool_forward``. x: (N, C, H, W) -> (out, switches)."""
     sh, sw = stride
@@ -76,6 +79,7 @@ def maxpool_forward(x, kh, kw, stride):
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
         return _maxpool_2x2(np.ascontiguousarray(x), oh, ow)
     return _maxpool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow)
+
 
 @njit(cache=True, parallel=True)
 def _max_unpool(values, switches, h, w):
@@ -88,10 +92,12 @@ def _max_unpool(values, switches, h, w):
                 out[b, ch, switches[b, ch, y, xo]] += values[b, ch, y, xo]
     return out.reshape(n, c, h, w)
 
+
 def max_unpool(values, switches, x_shape):
     """See ``reference.pool.max_unpool``. values, switches: (N, C, OH, OW) -> x_shape."""
     return _max_unpool(np.ascontiguousarray(values), np.ascontiguousarray(switches),
                        x_shape[2], x_shape[3])
+
 
 @njit(cache=True, parallel=True)
 def _gather_at_switches(x, switches):
@@ -105,6 +111,7 @@ def _gather_at_switches(x, switches):
                 s = switches[b, ch, y, xo]
                 out[b, ch, y, xo] = x[b, ch, s // w, s % w]
     return out
+
 
 def gather_at_switches(x, switches):
     """See ``reference.pool.gather_at_switches``. x: (N, C, H, W) -> switches.shape."""

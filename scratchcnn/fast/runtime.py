@@ -3,38 +3,30 @@
 
 Importing scratchcnn changes nothing in your process. ``sc.runtime.tune()`` (called
 by the lesson runner, the lessons and the benchmarks) changes three process-wide
-settings, each measured on a 2-core machine training the slides' MNIST model
-(BENCHMARKS.md). A setting you made yourself (an environment variable) always wins.
+settings (measurements: BENCHMARKS.md, "Rules in the code": tune()). A setting you made
+yourself (an environment variable) always wins.
 
-1. Numba's threads do not spin. Numba's OpenMP threads otherwise spin after each
-   parallel kernel and steal the cores that the BLAS needs for the next matrix
-   product (a GEMM followed by a max pool: 21 ms spinning vs 15 ms passive). So
-   ``OMP_WAIT_POLICY=passive`` is set, which an OpenMP runtime reads once, when it
-   loads. If one is already loaded (``import torch`` does that) it is too late, and
-   Numba's own "workqueue" threads, which do not spin, are chosen instead
-   (a training step: 101.8 ms spinning, 73.4 ms workqueue, 69.4 ms passive). Either
-   only works before Numba runs its first parallel kernel.
-2. Freed memory is kept for reuse (glibc ``mallopt``). By default every freed array
-   over a few MB goes back to the operating system and the next one is faulted in
-   again page by page (about 1 ms per MB on a virtual machine). Raising the mmap and
-   trim thresholds keeps it in the process, as PyTorch's caching allocator does:
-   81.6 -> 67.0 ms per training step at batch 64. The cost: the process keeps its
-   peak memory until it exits. Not glibc (macOS, musl, Windows): skipped.
+1. Numba's threads do not spin after a parallel kernel (they would steal the cores the
+   BLAS needs next): ``OMP_WAIT_POLICY=passive``, which an OpenMP runtime reads once,
+   when it loads; if one is already loaded (``import torch`` does that), Numba's own
+   "workqueue" threads, which do not spin. Either only works before Numba runs its first
+   parallel kernel.
+2. Freed memory is kept for reuse (glibc ``mallopt``): by default every freed array over
+   a few MB goes back to the operating system and the next one is faulted in again page
+   by page. Raising the mmap and trim thresholds keeps it in the process, as PyTorch's
+   caching allocator does; the process then keeps its peak memory until it exits. Not
+   glibc (macOS, musl, Windows): skipped.
 3. OpenBLAS's threads wait only briefly for the next matrix product
    (``OPENBLAS_THREAD_TIMEOUT=12``: 2^12 ticks of the CPU's time-stamp counter, 1-2
-   microseconds, instead of 2^28, about 0.1 s). Spinning for 0.1 s, they steal the
-   cores from the Numba kernel that follows (im2col of conv2 at batch 64: 7.5 ms
-   spinning vs 3.9 ms). Asleep at once (2^4 ticks, this setting until 2026-12-05), each
-   of the many small products in a row (Winograd's 36 per chunk of images, 16 with the
-   F(2x2, 3x3) of these measurements) waits for them to wake up: 16 products of
-   (1296 x 64) @ (64 x 32) took 1.00 ms against 0.52 ms at 2^12, and a training step of
-   the slides' model at batch 64 (F2) ran at 0.88x PyTorch against 1.05x (2^8: 0.89x, 2^14: 1.05x, 2^16: 1.04x; AMD Zen 4,
-   BENCHMARKS.md). OpenBLAS reads this when it starts its threads. NumPy has started
-   them by the time scratchcnn is imported, so ``tune()`` sets the variable, asks
-   OpenBLAS to read its environment again (``openblas_read_env``) and stops its threads
-   (``blas_thread_shutdown_``); the next matrix product starts them with the new
-   timeout. Both are exported C functions of OpenBLAS; where the loaded BLAS lacks
-   them (another BLAS, an old OpenBLAS), this step is skipped and says so.
+   microseconds, instead of 2^28, about 0.1 s, during which they would steal the cores
+   from the Numba kernel that follows; asleep at once, each of Winograd's many small
+   products would wait for them to wake). OpenBLAS reads this when it starts its
+   threads. NumPy has started them by the time scratchcnn is imported, so ``tune()``
+   sets the variable, asks OpenBLAS to read its environment again
+   (``openblas_read_env``) and stops its threads (``blas_thread_shutdown_``); the next
+   matrix product starts them with the new timeout. Both are exported C functions of
+   OpenBLAS; where the loaded BLAS lacks them (another BLAS, an old OpenBLAS), this step
+   is skipped and says so.
 """
 import ctypes
 import ctypes.util

@@ -22,6 +22,7 @@ MIN_TILES = 512
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
 SCHEME = F4                         # BENCHMARKS.md, "Rules in the code": SCHEME
 
+
 def chunk_bytes(caches=None):
     """How many bytes of V and M one chunk of images may take: a quarter of the
     last-level cache, at least 1 MB (BENCHMARKS.md, "Rules in the code": chunk_bytes);
@@ -33,6 +34,7 @@ def chunk_bytes(caches=None):
     last = caches.get("L3") or caches.get("L2")
     return DEFAULT_CHUNK_BYTES if not last else max(1 << 20, last // 4)
 
+
 def applies(x_shape, weights_shape, stride, padding):
     """True for a 3x3, stride-1 filter bank with at least MIN_CHANNELS input channels, on
     an input (N, C, H, W) of at least MIN_TILES tiles (N*TH*TW, ``winograd_tiles``)."""
@@ -40,14 +42,15 @@ def applies(x_shape, weights_shape, stride, padding):
     return (tuple(weights_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and weights_shape[1] >= MIN_CHANNELS and tiles >= MIN_TILES)
 
+
 def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, via ``SCHEME``.
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw);
-    transforms: a module with ``winograd_input`` / ``winograd_output`` (cpu_winograd,
-    or this module for the NumPy versions);
+    transforms: a module with ``winograd_input`` / ``winograd_output`` (winograd_kernels,
+    or reference/winograd.py for the NumPy versions);
     out: (N, O, H + 2*ph - 2, W + 2*pw - 2), written and returned;
-    scratch(key, shape, like): reused work buffers (``Layer.scratch``).
+    scratch(key, shape, like): reused work buffers (conv2d.py's ``buffer``).
     Images go through in chunks whose V and M stay in cache (``chunk_bytes``).
     """
     xp = array_module(x)
@@ -64,13 +67,14 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
         transforms.winograd_output(m, bias, out[images])                    # A^T M A + b
     return out
 
+
 def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
     """``conv3x3`` for a training step: y = conv(x, weights) + bias, and what its backward
     needs. V is kept for the whole batch (dL/dW needs it); M goes through in chunks of
     images, as in ``conv3x3``, so that it stays in cache and small.
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw); transforms:
-    cpu_winograd or this module; out: (N, O, OH, OW); scratch: reused buffers.
+    winograd_kernels or reference/winograd.py; out: (N, O, OH, OW); scratch: reused buffers.
     returns (out, saved), saved = (V (E, N*TH*TW, C), U (E, O, C)) for
     ``conv3x3_backward`` (E = SCHEME.entries)."""
     xp = array_module(x)
@@ -87,6 +91,7 @@ def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
         m = xp.matmul(v[:, rows], u_t, out=m_buffer(rows))                 # M[k] = V[k] U[k]^T
         transforms.winograd_output(m, bias, out[images])                   # A^T M A + b
     return out, (v, u)
+
 
 def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
                      param_grads=True, input_grad=True):
@@ -121,6 +126,7 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
                                               out=dx[images])                # B dV B^T
     return (filter_transform_adjoint(du) if param_grads else None), dx
 
+
 def _chunk_buffer(scratch, key, channels, chunks, like):
     """A reused buffer for (E, rows of a chunk, channels) arrays (E = SCHEME.entries),
     sized for the widest chunk: returns rows -> that array (a view of the buffer's first
@@ -130,6 +136,7 @@ def _chunk_buffer(scratch, key, channels, chunks, like):
     flat = scratch(key, (entries * widest * channels,), like)
     return lambda rows: flat[:entries * (rows.stop - rows.start) * channels].reshape(
         entries, rows.stop - rows.start, channels)
+
 
 def _chunks(n, channels, per_image, itemsize):
     """(images, rows) slices of the chunks of ``conv3x3``, ``conv3x3_training`` and

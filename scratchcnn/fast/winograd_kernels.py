@@ -21,13 +21,11 @@ What makes them fast, all visible in the code:
   turns each into SIMD instructions, on planes of any width.
 * **All terms of a line in one loop.** The forward transforms write each number once,
   as the sum of its 6 (or 4) terms, not term by term (which reads and writes the line
-  once per term: 1.16x slower on the same planes, BENCHMARKS.md); the adjoints add a
+  once per term: slower, BENCHMARKS.md, "Rules in the code": SCHEME); the adjoints add a
   line's terms onto it where tiles overlap. A thread's work between passes (its
   image's plane and rows) stays in its cache.
-* **Unsigned indices** (``u(...)``). With a signed index, Numba checks every access
-  for a negative (wrap-around) index, and that check stops LLVM from vectorizing
-  the loop: 1.41 vs 0.14 ns per element for ``c[k] = a[k] + a[n + k]`` on this
-  machine (BENCHMARKS.md). Every offset below is non-negative by construction.
+* **Unsigned indices** (``u(...)``), as in conv.py: every offset below is
+  non-negative by construction.
 
 The adjoints run the same passes in reverse order with the transposed matrices; where
 tiles overlap (the input's 6x6 tiles share 2 rows and 2 columns), they add.

@@ -1,6 +1,7 @@
 """Adam's update of one parameter array, plain NumPy (optim.Adam calls it through ops.py).
 The fast room's twin: fast/adam.py (Numba)."""
 
+
 def adam_update(param, grad, m, v, b1, b2, step_size, bias2, eps):
     """One step of Adam, in place (Kingma & Ba 2015, Algorithm 1, in PyTorch's form with
     eps outside the square root; optim.Adam says more):

@@ -16,9 +16,11 @@ import numpy as np
 
 from ..backend import array_module
 
+
 def conv_output_size(size, kernel, stride, padding):
     """Output length of a sliding window along one axis (floor mode)."""
     return (size + 2 * padding - kernel) // stride + 1
+
 
 def conv2d_loops(x, weights, bias, stride=(1, 1), padding=(0, 0)):
     """The definition of a convolution (a cross-correlation, as in PyTorch), as loops.
@@ -46,6 +48,7 @@ def conv2d_loops(x, weights, bias, stride=(1, 1), padding=(0, 0)):
                                                     + bias[filter_index])
     return y
 
+
 def im2col(x, kh, kw, stride, padding, out=None):
     """Unfold every (KH, KW) window of ``x`` into a row of a patch matrix.
 
@@ -68,6 +71,7 @@ def im2col(x, kh, kw, stride, padding, out=None):
     out[...] = cols
     return out
 
+
 def col2im(cols, x_shape, kh, kw, stride, padding):
     """The adjoint of ``im2col``: add every patch-matrix entry back onto its pixel.
 
@@ -86,6 +90,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
             dx_padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += window
     return dx_padded[:, :, ph:ph + h, pw:pw + w]
 
+
 def columns_to_nchw(out, bias, n, oh, ow, into=None):
     """A convolution's matrix-product result back to an image batch, plus the bias.
 
@@ -98,6 +103,7 @@ def columns_to_nchw(out, bias, n, oh, ow, into=None):
            out=y)
     return y
 
+
 def nchw_to_columns(dy, out=None):
     """The inverse layout move: dy (N, O, OH, OW) -> (O, N*OH*OW), into ``out`` if given."""
     n, channels = dy.shape[:2]
@@ -105,6 +111,7 @@ def nchw_to_columns(dy, out=None):
         out = array_module(dy).empty((channels, dy.size // channels), dtype=dy.dtype)
     out.reshape(channels, n, -1)[...] = dy.reshape(n, channels, -1).transpose(1, 0, 2)
     return out
+
 
 def conv2d_forward(x, weights, bias, stride, padding):
     """y = conv(x, weights) + bias as one matrix product: what Conv2D computes.
@@ -120,6 +127,7 @@ def conv2d_forward(x, weights, bias, stride, padding):
     cols = im2col(x, kh, kw, stride, padding)                        # (C*KH*KW, N*OH*OW)
     y_mat = weights.reshape(o, -1) @ cols                            # W_mat @ cols
     return columns_to_nchw(y_mat, bias, n, oh, ow), cols             # + b: (N, O, OH, OW)
+
 
 def conv2d_backward(dy, cols, weights, x_shape, stride, padding):
     """The three backward equations of y_mat = W_mat @ cols + b (the chain rule for a

@@ -2,6 +2,7 @@
 NumPy (Ioffe & Szegedy 2015). layers/norm.py puts them together; the fast room's twin:
 fast/norm.py (Numba)."""
 
+
 def batchnorm_statistics(x):
     """The batch's mean and biased variance per channel (Ioffe & Szegedy 2015, Alg. 1).
 
@@ -9,6 +10,7 @@ def batchnorm_statistics(x):
     mean = 1/m sum x, var = 1/m sum (x - mean)^2 (biased: the one used to normalize).
     """
     return x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+
 
 def batchnorm_forward(x, mean, inv_std, gamma, beta):
     """Normalize per channel, then scale and shift (Ioffe & Szegedy 2015, Alg. 1).
@@ -20,6 +22,7 @@ def batchnorm_forward(x, mean, inv_std, gamma, beta):
     x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
     return x_hat, gamma.reshape(shape) * x_hat + beta.reshape(shape)
 
+
 def batchnorm_backward_sums(dy, x_hat):
     """The two per-channel sums of batch norm's backward pass (Ioffe & Szegedy 2015, sec. 3.1).
 
@@ -27,6 +30,7 @@ def batchnorm_backward_sums(dy, x_hat):
     dL/dbeta and dL/dgamma.
     """
     return dy.sum(axis=(0, 2, 3)), (dy * x_hat).sum(axis=(0, 2, 3))
+
 
 def batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat):
     """dL/dx of training-mode batch norm (Ioffe & Szegedy 2015, sec. 3.1), per channel:

@@ -13,6 +13,7 @@ import numpy as np
 from ..backend import array_module
 from .conv import conv_output_size
 
+
 def maxpool_loops(x, kh, kw, stride):
     """The definition of max pooling with switches, as loops: the oracle.
 
@@ -40,6 +41,7 @@ def maxpool_loops(x, kh, kw, stride):
                     switches[image, channel, r, col] = where
     return out, switches
 
+
 def maxpool_forward(x, kh, kw, stride):
     """Max over every (KH, KW) window, remembering where each maximum was.
 
@@ -65,6 +67,7 @@ def maxpool_forward(x, kh, kw, stride):
             switches = np.where(wins, (rows + i) * w + (cols + j), switches)
     return out, switches
 
+
 def max_unpool(values, switches, x_shape):
     """Place each value at its switch in a zero image (Zeiler & Fergus 2014, sec. 2.1: unpooling).
 
@@ -79,6 +82,7 @@ def max_unpool(values, switches, x_shape):
                        minlength=n * c * h * w)
     return flat.astype(values.dtype, copy=False).reshape(x_shape)
 
+
 def gather_at_switches(x, switches):
     """Read ``x`` at the switches: the adjoint of ``max_unpool``.
 
@@ -89,11 +93,12 @@ def gather_at_switches(x, switches):
     return array_module(x).take_along_axis(x.reshape(n, c, -1), switches.reshape(n, c, -1),
                               axis=2).reshape(switches.shape)
 
+
 def avgpool_forward(x, kh, kw, stride):
     """Mean over every (KH, KW) window: one strided slice per kernel offset.
 
     x: (N, C, H, W); stride: (sh, sw) -> (N, C, OH, OW). Plain array slices, the
-    same on NumPy and CuPy (cpu.py and gpu.py reuse this function).
+    same on NumPy and CuPy (fast/pool.py and fast/gpu.py reuse this function).
     """
     sh, sw = stride
     n, c, h, w = x.shape
@@ -103,6 +108,7 @@ def avgpool_forward(x, kh, kw, stride):
         for j in range(kw):
             total += x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
     return total / x.dtype.type(kh * kw)
+
 
 def avgpool_backward(dy, x_shape, kh, kw, stride):
     """The adjoint of ``avgpool_forward``: each window spreads dy / (KH*KW) over its pixels.

@@ -45,10 +45,9 @@ WINOGRAD_AT = np.array([[1, 1, 1, 0],
 # F(4x4, 3x3) by the Toom-Cook construction (Lavin & Gray sec. 4.1) at the points 0, 1,
 # -1, 1/2, -2 and infinity: Barabasz et al. 2020 ("Error analysis and improving the
 # accuracy of Winograd convolution for deep neural networks", ACM TOMS 46(4)) found
-# them more accurate in float32 than Lavin & Gray's 0, +-1, +-2 (measured here on 200
-# random 32-channel tiles: worst relative error 3.8e-6 against 9.6e-6; BENCHMARKS.md).
-# tests/test_winograd.py builds the same matrices from the points. Every entry of B^T
-# and A^T is exact in float32 (halves, quarters, eighths).
+# them more accurate in float32 than Lavin & Gray's 0, +-1, +-2 (BENCHMARKS.md, "Rules in
+# the code": SCHEME). tests/fast/test_winograd.py builds the same matrices from the
+# points. Every entry of B^T and A^T is exact in float32 (halves, quarters, eighths).
 F4_BT = np.array([[1, -1.5, -2, 1.5, 1, 0],
                   [0, -1, 0.5, 2.5, 1, 0],
                   [0, 1, -2.5, 0.5, 1, 0],
@@ -68,6 +67,7 @@ F4_AT = np.array([[1, 1, 1, 1, 1, 0],
                   [0, 1, 1, 0.25, 4, 0],
                   [0, 1, -1, 0.125, -8, 1]], dtype=np.float64)   # (4, 6) output transform
 
+
 class Scheme(NamedTuple):
     """F(m x m, 3x3): m x m output tiles from (m + 2) x (m + 2) input tiles, moved by m.
     bt: (m + 2, m + 2) = B^T; g: (m + 2, 3) = G; at: (m, m + 2) = A^T."""
@@ -81,9 +81,11 @@ class Scheme(NamedTuple):
         """Entries of a transformed tile, (m + 2)^2: the number of matrix products."""
         return (self.m + 2) ** 2
 
+
 F2 = Scheme(2, WINOGRAD_BT, WINOGRAD_G, WINOGRAD_AT)
 
 F4 = Scheme(4, F4_BT, F4_G, F4_AT)
+
 
 def winograd_tiles(h, w, padding, scheme=F4):
     """Tile grid (TH, TW) of F(m x m, 3x3) for an (h, w) input: one tile per m x m block
@@ -92,9 +94,10 @@ def winograd_tiles(h, w, padding, scheme=F4):
     (ph, pw), m = padding, scheme.m
     return -(-(h + 2 * ph - 2) // m), -(-(w + 2 * pw - 2) // m)
 
+
 def winograd_input(x, padding, out=None, scheme=F4):
     """Input transform V = B^T d B of every (m + 2) x (m + 2) input tile d (NumPy;
-    cpu_winograd.py has the Numba twin).
+    fast/winograd_kernels.py has the Numba twin).
 
     x: (N, C, H, W); padding: (ph, pw)
     returns V: ((m+2)^2, N*TH*TW, C), V[(m+2)*xi + nu, (n, ty, tx), c] = (B^T d B)[xi, nu]
@@ -114,6 +117,7 @@ def winograd_input(x, padding, out=None, scheme=F4):
     v = xp.einsum("ar,rsncyx,bs->abnyxc", bt, tiles, bt)         # B^T d B, every tile
     return _rows(v, out)
 
+
 def _rows(values, out=None):
     """Tile values (m+2, m+2, N, TH, TW, channels) as V's or M's layout ((m+2)^2,
     N*TH*TW, channels), written into ``out`` if given."""
@@ -123,9 +127,10 @@ def _rows(values, out=None):
     out[...] = rows
     return out
 
+
 def winograd_output(products, bias, out, scheme=F4):
     """Output transform Y = A^T M A of every tile, plus the bias, into ``out`` (NumPy;
-    cpu_winograd.py has the Numba twin).
+    fast/winograd_kernels.py has the Numba twin).
 
     products: ((m+2)^2, N*TH*TW, O) (the products M, tiles in (n, ty, tx) order);
     bias: (O,); out: (N, O, OH, OW) -> out, with out[n, o, m*ty + i, m*tx + j] =
@@ -143,9 +148,10 @@ def winograd_output(products, bias, out, scheme=F4):
     xp.add(y, bias.reshape(1, -1, 1, 1), out=out)
     return out
 
+
 def winograd_output_adjoint(dy, out=None, scheme=F4):
     """The adjoint (transpose) of the output transform, for dL/dM: dM = A dY A^T for every
-    m x m tile dY of dy (NumPy; cpu_winograd.py has the Numba twin).
+    m x m tile dY of dy (NumPy; fast/winograd_kernels.py has the Numba twin).
 
     From Y = A^T M A (module docstring), dL/dM[xi, nu] = sum over i, j of
     A^T[i, xi] dY[i, j] A^T[j, nu]. Entries past OH or OW (the last tiles where m does
@@ -163,10 +169,11 @@ def winograd_output_adjoint(dy, out=None, scheme=F4):
     dm = xp.einsum("ia,noyixj,jb->abnyxo", at, tiles, at)                 # A dY A^T, every tile
     return _rows(dm, out)
 
+
 def winograd_input_adjoint(dv, x_shape, padding, out=None, scheme=F4):
     """The adjoint of the input transform, for dL/dx: each tile's B dV B^T added back onto
     the input tile it came from (tiles overlap by 2: overlaps add), the padding dropped
-    (NumPy; cpu_winograd.py has the Numba twin).
+    (NumPy; fast/winograd_kernels.py has the Numba twin).
 
     From V = B^T d B, dL/dd[r, s] = sum over xi, nu of B^T[xi, r] dV[xi, nu] B^T[nu, s].
     dv: ((m+2)^2, N*TH*TW, C), laid out as ``winograd_input`` gives V; x_shape:
@@ -187,6 +194,7 @@ def winograd_input_adjoint(dv, x_shape, padding, out=None, scheme=F4):
     out[...] = padded[:, :, ph:ph + h, pw:pw + w]
     return out
 
+
 def filter_transform(weights, scheme=F4):
     """U = G g G^T for every (output, input) channel pair.
 
@@ -199,6 +207,7 @@ def filter_transform(weights, scheme=F4):
     o, c = weights.shape[:2]
     return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(scheme.entries, o, c)
 
+
 def filter_transform_adjoint(du, scheme=F4):
     """The adjoint of ``filter_transform``, for dL/dW: G^T dU G for every (output, input)
     channel pair. du: ((m+2)^2, O, C) -> dW: (O, C, 3, 3)."""
@@ -207,6 +216,7 @@ def filter_transform_adjoint(du, scheme=F4):
     t = scheme.m + 2
     du = du.reshape(t, t, *du.shape[1:]).transpose(2, 3, 0, 1)            # (O, C, m+2, m+2)
     return g.T @ du @ g
+
 
 def conv3x3_winograd(x, weights, bias, padding=(1, 1), scheme=F2):
     """y = conv(x, weights) + bias for a 3x3, stride-1 filter bank, by Winograd.

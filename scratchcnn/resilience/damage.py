@@ -111,7 +111,7 @@ def label_regions(inside, connectivity=4):
     each takes the smallest label among itself and its neighbours inside, and jumps to
     the label that pixel holds (pointer jumping, so long regions need few rounds). A
     region ends with its smallest index, that of its first pixel; the ranks of those
-    are the labels. (tests/test_resilience.py checks it against a breadth-first search.)
+    are the labels. (tests/resilience/test_damage.py checks it against a breadth-first search.)
     """
     inside = np.asarray(inside, dtype=bool)
     if inside.ndim not in (2, 3):

@@ -90,5 +90,3 @@ def test_the_cone_in_float32_and_its_limits():
     with pytest.raises(ValueError, match="the cone needs a chain"):
         occlusion_by("cone", residual, x, 0, window=14, stride=14)
     assert occlusion(residual, x, 0, window=14, stride=14).shape == (1, 2, 2)
-
-
