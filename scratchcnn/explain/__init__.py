@@ -11,13 +11,13 @@ from .gradients import (backprop_to_input, deconvnet, guided_backprop, integrate
                         saliency, smoothgrad)
 from .lrp import lrp
 from .maximize import channel_objective, class_model, class_objective, maximize_activation
-from .occlusion import occlusion, occlusion_attribution
+from .occlusion import occluded_logits, occlusion, occlusion_attribution
 from .sanity import deletion_insertion, randomization_check, randomized_cascade
 
 __all__ = ["backprop_to_input", "bilinear_matrix", "cam", "cam_layers", "channel_objective",
            "class_model", "class_objective", "DeconvNet", "deconvnet", "deletion_insertion",
            "feature_maps", "grad_cam", "grad_cam_plus_plus", "grad_cam_weights", "guided_backprop",
            "guided_grad_cam", "integrated_gradients", "layer_cam", "lrp", "maximize_activation",
-           "metrics", "occlusion", "occlusion_attribution", "randomization_check",
-           "randomized_cascade", "receptive_field", "saliency", "score_cam", "smoothgrad",
-           "top_activation_seed", "top_activations", "upsample"]
+           "metrics", "occluded_logits", "occlusion", "occlusion_attribution",
+           "randomization_check", "randomized_cascade", "receptive_field", "saliency",
+           "score_cam", "smoothgrad", "top_activation_seed", "top_activations", "upsample"]

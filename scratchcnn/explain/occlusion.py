@@ -34,7 +34,8 @@ def occluded_logits(model, image, tops, lefts, window, baseline, batch_size=256)
     image: (1, C, H, W); tops, lefts: (B,), the occluders' top-left corners; window:
     (wh, ww); baseline: the occluder's value (all channels).
     returns (B, K): row k is model.forward(image with image[:, :, tops[k] : tops[k] + wh,
-    lefts[k] : lefts[k] + ww] = baseline), ``batch_size`` copies per forward pass.
+    lefts[k] : lefts[k] + ww] = baseline), ``batch_size`` copies per forward pass, with
+    the model in the mode it is in (``occlusion`` puts it in eval mode).
     """
     xp = array_module(image)
     logits = []

@@ -1,12 +1,7 @@
 """Numba twins of reference/pool.py: maxpool_forward, max_unpool, gather_at_switches.
 (Average pooling is a few whole-array slices, with no per-pixel loop: the reference's.)
 
-Rules (DESIGN.md, "Kernels and backends"): ``@njit(cache=True)``, compiled once and
-cached on disk; ``prange`` over the axis that *owns* the output (each thread writes only
-its own rows or planes: no race, no atomic, a fixed sum order, the same bits every
-run); dtype-generic (one compiled version per dtype). Unsigned offsets (``u(...)``) in
-inner loops: a signed index makes Numba check for wrap-around, and that check stops
-LLVM from vectorizing (BENCHMARKS.md, "Rules in the code": Numba kernels).
+The same rules as conv.py: each thread owns its output planes, unsigned offsets.
 """
 import numpy as np
 from numba import njit, prange
