@@ -13,13 +13,12 @@ z, a division and a backward (PyTorch: the autograd "gradient trick" per layer).
 batch and threads; median of the repeats. Never run by the test suite. PyTorch is
 optional (pip install torch==2.13.0).
 """
-import throughput  # noqa: I001  (first: applies sc.runtime.tune() before PyTorch loads)
-from throughput import THREADS, interleaved_rates, load_torch, summarize, torch_model
-
 import argparse
 import sys
 
 import numpy as np
+import throughput
+from throughput import THREADS, interleaved_rates, load_torch, summarize, torch_model
 
 from scratchcnn import explain, zoo
 
@@ -159,7 +158,8 @@ def main():
     if args.check:
         return check_against_torch()
     print(f"{THREADS} threads, batch {args.batch}; images/s, median of {args.repeats} rounds "
-          "(the frameworks taking turns); ratio: median of the rounds' ratios")
+          "(the frameworks taking turns, in one process, each at its defaults: no tune()); ratio: "
+          "median of the rounds' ratios")
     ours = scratch_methods(args.batch)
     theirs = torch_methods(args.batch) if torch is not None else {}
     for name in ours:

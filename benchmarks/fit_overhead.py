@@ -23,7 +23,6 @@ import numpy as np
 import scratchcnn as sc
 from scratchcnn import zoo
 
-TUNING = sc.runtime.tune()
 
 
 def raw_loop(model, optimizer, x, y, epochs, batch_size):
@@ -61,7 +60,7 @@ def main():
     (x, y), _ = sc.datasets.load("mnist")
     repeat = -(-args.images // len(x))
     x, y = np.concatenate([x] * repeat)[:args.images], np.concatenate([y] * repeat)[:args.images]
-    print(f"sc.runtime.tune(): {TUNING}")
+    print(f"scratchcnn's engine (a plain script, no tune()): {sc.runtime.report()}")
     print(f"{len(x)} images, {args.epochs} epoch(s), batch {args.batch}, {args.rounds} round(s)")
     timed(raw_loop, x[:512], y[:512], 1, args.batch)             # compile the kernels first
     overheads = []

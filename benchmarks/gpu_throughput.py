@@ -9,14 +9,13 @@ median of the rounds' ratios scratchcnn / PyTorch. Needs CuPy and a
 CUDA GPU (pip install -e ".[gpu]"); the PyTorch column needs a CUDA build of
 PyTorch and is skipped without one. Never run by the test suite.
 """
-# throughput first: it sets OpenBLAS's thread timeout before NumPy loads
-from throughput import (interleaved_rates, load_torch, scratch_runner,  # noqa: I001
-                        summarize, torch_runner, cell, ratio)
-
 import argparse
 import sys
 
-import scratchcnn as sc
+from throughput import (cell, interleaved_rates, load_scratchcnn, load_torch, ratio,
+                        scratch_runner, summarize, torch_runner)
+
+sc = load_scratchcnn()
 
 CONFIGS = [("slides", "train", 64), ("slides", "train", 128), ("slides", "infer", 256),
            ("gap", "train", 128)]

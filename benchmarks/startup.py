@@ -20,7 +20,6 @@ if "--cold" in sys.argv:
 import scratchcnn as sc  # noqa: E402
 import numpy as np  # noqa: E402
 
-sc.runtime.tune()
 imported = time.perf_counter()
 model = sc.zoo.slides_mnist_model()
 optimizer = sc.Adam(model)

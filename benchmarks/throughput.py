@@ -1,16 +1,25 @@
-"""Throughput of scratchcnn (NumPy reference path, Numba path) against PyTorch.
+"""Throughput of scratchcnn against PyTorch, each at its own defaults.
 
-    python benchmarks/throughput.py               # all configurations, 5 repeats
-    python benchmarks/throughput.py --repeats 3 --steps 8 --no-memory
+    python benchmarks/throughput.py                     # 5 rounds, both import orders
+    python benchmarks/throughput.py --rounds 3 --steps 8 --only slides
+    python benchmarks/throughput.py --tune              # scratchcnn's runs call tune() first
+    python benchmarks/throughput.py --reference         # also the plain room (slow)
+    python benchmarks/throughput.py --layers            # also the per-layer table
 
-Same architecture, batch, thread count and optimizer (Adam) for every framework,
-in this process, taking turns: each of the repeated rounds times every framework
-once. A row reports the median images/s over the rounds and the median of the
-rounds' ratios scratchcnn / PyTorch, so a shared machine whose speed drifts
-during the run (this one's does, by up to 1.5x) skews no framework. Peak memory (max RSS) of
-training at batch 128 is measured in a fresh child process per framework.
-PyTorch is optional (benchmark only: pip install torch==2.13.0); without it the
-PyTorch columns are skipped. Never run by the test suite.
+Every number comes from a fresh child process that imports, builds the model, warms up
+(5 steps), then times ``--steps`` steps of the same architecture, batch and optimizer
+(Adam) in each framework:
+
+* scratchcnn as a plain script runs it: no ``sc.runtime.tune()`` (unless ``--tune``), no
+  environment variable, in both import orders: "sc first" imports scratchcnn, then
+  numpy, matplotlib and torch; "sc last" imports torch, numpy and matplotlib first;
+* PyTorch alone, at its defaults: nothing of scratchcnn is imported in its process.
+
+Each round runs every child once, the order rotating from round to round, so a shared
+machine whose speed drifts skews no framework. A row reports the median images/s over
+the rounds and the median of the rounds' ratios (scratchcnn / PyTorch of the same round).
+Peak memory (VmHWM) comes from the same children (training at batch 128). PyTorch is
+optional (benchmark only: pip install torch==2.13.0). Never run by the test suite.
 """
 import argparse
 import json
@@ -23,21 +32,25 @@ import time
 
 import numpy as np
 
-import scratchcnn as sc
-from scratchcnn import zoo
-from scratchcnn.layers.base import input_checked_for_nan
-
-# The process settings of scratchcnn/runtime.py, before PyTorch loads its OpenMP (so
-# both frameworks get passive OpenMP threads); --no-tune measures without them.
-TUNING = {} if "--no-tune" in sys.argv else sc.runtime.tune()
-
-torch = nn = None
+torch = nn = sc = zoo = input_checked_for_nan = None
 THREADS = os.cpu_count()
+ORDERS = ("sc first", "sc last")
+WARM_UP = 5                         # untimed steps in each process before the timed ones
+
+
+def load_scratchcnn():
+    """Import scratchcnn (only in the processes that use it)."""
+    global sc, zoo, input_checked_for_nan
+    import scratchcnn
+    from scratchcnn import zoo as zoo_module
+    from scratchcnn.layers.base import input_checked_for_nan as checked
+    sc, zoo, input_checked_for_nan = scratchcnn, zoo_module, checked
+    return sc
 
 
 def load_torch():
-    """Import PyTorch if it is installed (only in the processes that use it, so its
-    import does not inflate the memory of the others); returns the module or None."""
+    """Import PyTorch if it is installed, at its defaults (its own thread count); returns
+    the module or None."""
     global torch, nn
     try:
         import torch as torch_module
@@ -45,8 +58,23 @@ def load_torch():
     except ImportError:
         return None
     torch, nn = torch_module, nn_module
-    torch.set_num_threads(THREADS)
     return torch
+
+
+def load_in_order(order, tune=False):
+    """Import scratchcnn, numpy, matplotlib and torch in the order a user's script might:
+    "sc first" or "sc last"; ``tune``: call sc.runtime.tune() right after importing
+    scratchcnn. Returns what tune() applied, or None."""
+    tuned = None
+    if order == "sc first":
+        load_scratchcnn()
+        tuned = sc.runtime.tune() if tune else None
+    import matplotlib.pyplot  # noqa: F401
+    load_torch()
+    if order == "sc last":
+        load_scratchcnn()
+        tuned = sc.runtime.tune() if tune else None
+    return tuned
 
 
 # ----- the two architectures, in PyTorch ---------------------------------------------------
@@ -138,42 +166,55 @@ def summarize(rates, against="torch"):
     return medians, ratios
 
 
-def child_peak_memory(framework, name, batch):
-    """Max RSS (MiB) of a fresh process that trains 5 steps, and of one that only imports."""
-    out = {}
-    for phase in ("imports", "train"):
-        result = subprocess.run([sys.executable, __file__, "--child", framework, name, str(batch),
-                                 phase] + [a for a in sys.argv if a == "--no-tune"],
-                                capture_output=True, text=True, check=True)
-        out[phase] = json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mib"]
-    return out
+def peak_memory_mib():
+    """VmHWM, the peak resident memory of this process (it resets at exec)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 
 
-def run_child(framework, name, batch, phase):
+def run_child(framework, name, mode, batch, steps, order, tune):
+    """One timed run in this (fresh) process; prints {"images_per_s", "peak_mib", ...}."""
     if framework == "torch":
         load_torch()
-    if phase == "train":
-        runner = scratch_runner if framework != "torch" else torch_runner
+        step = torch_runner(name, batch, mode == "train")
+    else:
+        tuned = load_in_order(order, tune)
+        step = scratch_runner(name, batch, mode == "train")
         if framework == "reference":
-            with sc.use_reference():
-                step = runner(name, batch, True)
-                for _ in range(5):
-                    step()
-        else:
-            step = runner(name, batch, True)
-            for _ in range(5):
-                step()
-    # VmHWM (peak resident memory of this address space) resets at exec; ru_maxrss
-    # would carry over the parent's peak into the child.
-    with open("/proc/self/status") as status:
-        peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-    print(json.dumps({"max_rss_mib": peak_kib / 1024}))
+            plain = step
+
+            def step():
+                with sc.use_reference():
+                    plain()
+    for _ in range(WARM_UP):                        # JIT, allocator, caches
+        step()
+    tick = time.perf_counter()
+    for _ in range(steps):
+        step()
+    rate = batch * steps / (time.perf_counter() - tick)
+    out = {"images_per_s": rate, "peak_mib": peak_memory_mib()}
+    if framework == "torch":
+        out["threads"] = torch.get_num_threads()
+    else:
+        out["engine"] = sc.runtime.report()
+        out["tune"] = tuned
+    print(json.dumps(out))
+
+
+def child(framework, name, mode, batch, steps, order="sc first", tune=False):
+    command = [sys.executable, __file__, "--child", framework, name, mode, str(batch),
+               str(steps), order] + (["--tune"] if tune else [])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # ----- where the time goes: one layer at a time ---------------------------------------------
 def scratch_layer_steps(name, batch):
-    """[(layer label, forward, backward to input, backward to weights or None)] for the
-    layers of our model in training mode, each on the input it sees in a forward pass."""
+    """[(layer label, forward, backward to input, backward to weights, whole backward)]
+    (None where a layer has no weights) for the layers of our model in training mode,
+    each on the input it sees in a forward pass."""
     model = scratch_model(name).train()
     x = np.random.default_rng(0).random((batch, 1, 28, 28), dtype=np.float32)
     model.forward(x)
@@ -192,14 +233,19 @@ def scratch_layer_steps(name, batch):
 
         def to_weights(layer=layer, dy=dy):
             layer.backward(dy, input_grad=False)
+
+        def both(layer=layer, dy=dy):
+            layer.backward(dy)
         label = f"{node.name} {type(layer).__name__}"
-        steps.append((label, forward, to_input, to_weights if layer.params else None))
+        weighted = bool(layer.params)
+        steps.append((label, forward, to_input, to_weights if weighted else None,
+                      both if weighted else to_input))
     return steps
 
 
 def torch_layer_steps(name, batch):
-    """The same triples for the PyTorch model (autograd.grad to the input, then to the
-    weights only; the forward under autograd, as in training)."""
+    """The same for the PyTorch model (autograd.grad to the input, to the weights, to
+    both; the forward under autograd, as in training)."""
     model = torch_model(name).train()
     value = torch.rand(batch, 1, 28, 28)
     steps = []
@@ -222,7 +268,11 @@ def torch_layer_steps(name, batch):
 
         def to_weights(module=module, source=source, dy=dy, weights=weights):
             torch.autograd.grad(module(source.detach()), weights, dy)
-        steps.append((forward, to_input, to_weights if weights else None))
+
+        def both(module=module, source=source, dy=dy, weights=weights):
+            torch.autograd.grad(module(source), [source] + weights, dy)
+        steps.append((forward, to_input, to_weights if weights else None,
+                      both if weights else to_input))
         value = output.detach()
     return steps
 
@@ -238,10 +288,12 @@ def median_ms(step, repeats):
 
 
 def layer_profile(name, batch, repeats):
-    """Per layer: forward, backward to the input and to the weights (ms, median), ours
-    and PyTorch's, taking turns layer by layer. PyTorch's 'to input' and 'to weights'
-    each include the forward that autograd needs (ours reuse the forward's state), so
-    the forward time is subtracted from them."""
+    """Per layer: forward, backward to the input, to the weights, and the whole backward
+    (both, as in training; ms, median), ours and PyTorch's, taking turns layer by layer.
+    PyTorch's backward columns each include the forward that autograd needs (ours reuse
+    the forward's state), so its forward time is subtracted from them. The sum row adds
+    the forward and the whole backward only: "to input" and "to weights" share work
+    (Winograd's dM = A dY A^T, im2col's dy_mat), which their sum would count twice."""
     ours = scratch_layer_steps(name, batch)
     theirs = torch_layer_steps(name, batch) if torch is not None else [None] * len(ours)
     if len(theirs) != len(ours):
@@ -249,9 +301,10 @@ def layer_profile(name, batch, repeats):
                            "rows would not match")
     print(f"\nper layer, {name} at batch {batch} (ms, median of {repeats}; PyTorch's "
           "backward columns minus its forward):")
-    header = f"  {'layer':22} {'forward':>15} {'to input':>15} {'to weights':>15}"
-    print(header + "\n  " + " " * 22 + "   ours / torch" * 3)
-    totals = np.zeros((3, 2))
+    header = f"  {'layer':22} {'forward':>15} {'to input':>15} {'to weights':>15} " \
+             f"{'backward':>15}"
+    print(header + "\n  " + " " * 22 + "   ours / torch" * 4)
+    totals = np.zeros((4, 2))
     for (label, *our_steps), their_steps in zip(ours, theirs):
         cells = []
         their_forward = median_ms(their_steps[0], repeats) if their_steps else None
@@ -268,7 +321,8 @@ def layer_profile(name, batch, repeats):
             cells.append(f"{'-' if mine is None else f'{mine:6.2f}'} / "
                          f"{'-' if other is None else f'{other:6.2f}'}")
         print(f"  {label:22} " + " ".join(f"{c:>15}" for c in cells), flush=True)
-    print(f"  {'sum':22} " + " ".join(f"{a:6.2f} / {b:6.2f}" for a, b in totals))
+    step_total = totals[0] + totals[3]
+    print(f"  {'forward + backward':22} {step_total[0]:6.2f} / {step_total[1]:6.2f}")
 
 
 def cell(medians, key):
@@ -281,71 +335,70 @@ def ratio(ratios, key):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only", choices=["slides", "gap"], help="one model's rows only")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="skip the slow NumPy reference path")
-    parser.add_argument("--no-tune", action="store_true",
-                        help="do not call sc.runtime.tune() (OpenBLAS, OpenMP, malloc defaults)")
+    parser.add_argument("--reference", action="store_true",
+                        help="also the plain room (use_reference(); slow)")
+    parser.add_argument("--tune", action="store_true",
+                        help="scratchcnn's processes call sc.runtime.tune() before anything else")
     parser.add_argument("--layers", action="store_true",
-                        help="also the per-layer table (forward, backward to input and to weights)")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+                        help="also the per-layer table (one process, no tune())")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        framework, name, batch, phase = args.child
-        return run_child(framework, name, int(batch), phase)
+        framework, name, mode, batch, steps, order = args.child
+        return run_child(framework, name, mode, int(batch), int(steps), order, args.tune)
 
-    load_torch()
-    print(f"sc.runtime.tune(): {TUNING or 'not called (--no-tune)'}")
-    print(f"machine: {sc.machine.summary()}; {THREADS} used")
+    load_scratchcnn()
+    has_torch = load_torch() is not None
+    print(f"machine: {sc.machine.summary()}")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"PyTorch {torch.__version__ if torch else 'not installed (pip install torch==2.13.0)'}")
+          f"PyTorch {torch.__version__ if has_torch else 'not installed (pip install torch==2.13.0)'}")
+    print("scratchcnn: a plain script" + (" calling sc.runtime.tune() first" if args.tune else
+                                         " (no tune(), no environment variable)")
+          + "; PyTorch alone at its defaults; a fresh process per run")
     configs = [("slides", "train", 64), ("slides", "train", 128), ("slides", "infer", 256),
                ("gap", "train", 128)]
-    header = f"{'model':8} {'pass':6} {'batch':>5} {'reference':>10} {'numba':>10} " \
-             f"{'pytorch':>10} {'numba/pt':>9} {'ref/pt':>7}"
+    runs = [("numba", order) for order in ORDERS] + ([("torch", None)] if has_torch else []) \
+        + ([("reference", "sc first")] if args.reference else [])
+    header = f"{'model':7} {'pass':5} {'batch':>5} " + " ".join(
+        f"{'sc ' + o.split()[1] if f == 'numba' else f:>10}" for f, o in runs) + \
+        "".join(f" {'/pt ' + o.split()[1]:>10}" for f, o in runs if f == "numba" and has_torch)
     print(header)
     print("-" * len(header))
+    notes, memory = {}, {}
     for name, mode, batch in configs:
         if args.only and name != args.only:
             continue
-        train = mode == "train"
-        runs = {}
-        if not args.no_reference:
-            reference_step = scratch_runner(name, batch, train)
-
-            def on_reference(step=reference_step):
-                with sc.use_reference():
-                    step()
-            runs["reference"] = (on_reference, max(2, args.steps // 3))
-        runs["numba"] = (scratch_runner(name, batch, train), args.steps)
-        if torch is not None:
-            runs["torch"] = (torch_runner(name, batch, train), args.steps)
-        medians, ratios = summarize(interleaved_rates(runs, batch, args.repeats))
-        print(f"{name:8} {mode:6} {batch:>5} {cell(medians, 'reference'):>10} "
-              f"{cell(medians, 'numba'):>10} {cell(medians, 'torch'):>10} "
-              f"{ratio(ratios, 'numba'):>9} {ratio(ratios, 'reference'):>7}", flush=True)
-    print(f"(images/s: median of {args.repeats} rounds, the frameworks taking turns in each; "
-          "ratio: median of the rounds' ratios)")
+        rates = {run: [] for run in runs}
+        for round_index in range(args.rounds):
+            turn = round_index % len(runs)
+            for framework, order in runs[turn:] + runs[:turn]:    # the order rotates
+                steps = max(2, args.steps // 4) if framework == "reference" else args.steps
+                out = child(framework, name, mode, batch, steps, order or "sc first",
+                            args.tune and framework != "torch")
+                rates[(framework, order)].append(out["images_per_s"])
+                notes[framework] = out.get("engine", out.get("threads"))
+                if (name, mode, batch) == ("slides", "train", 128):
+                    memory.setdefault((framework, order), []).append(out["peak_mib"])
+        medians = {run: statistics.median(values) for run, values in rates.items()}
+        ratios = {run: statistics.median(a / b for a, b in zip(values, rates[("torch", None)]))
+                  for run, values in rates.items() if has_torch and run[0] == "numba"}
+        print(f"{name:7} {mode:5} {batch:>5} " + " ".join(f"{medians[run]:>10,.0f}" for run in runs)
+              + "".join(f" {ratios[run]:>9.2f}x" for run in runs if run in ratios), flush=True)
+    print(f"(images/s: median of {args.rounds} rounds; ratio: median of the rounds' ratios)")
+    print(f"scratchcnn's engine: {notes.get('numba')}")
+    if has_torch:
+        print(f"PyTorch's threads: {notes.get('torch')}")
+    if memory:
+        print("peak memory training the slides' model at batch 128 (VmHWM, MiB, median): " +
+              ", ".join(f"{f if f != 'numba' else 'sc ' + o.split()[1]} "
+                        f"{statistics.median(v):,.0f}" for (f, o), v in memory.items()))
     if args.layers:
         for name, batch in (("slides", 64), ("gap", 128)):
             if not args.only or name == args.only:
-                layer_profile(name, batch, max(5, args.repeats))
-
-    if not args.no_memory:
-        print("\npeak memory, training the slides' model at batch 128 (max RSS, MiB; "
-              "fresh process each):")
-        frameworks = ["numba"] + ([] if args.no_reference else ["reference"]) + \
-                     (["torch"] if torch is not None else [])
-        peaks = {f: child_peak_memory(f, "slides", 128) for f in frameworks}
-        for f, p in peaks.items():
-            print(f"  {f:10} peak {p['train']:7.0f}   after imports {p['imports']:6.0f}   "
-                  f"training adds {p['train'] - p['imports']:6.0f}")
-        if "torch" in peaks:
-            share = peaks["numba"]["train"] / peaks["torch"]["train"]
-            print(f"  numba / pytorch peak: {share:.2f}x")
+                layer_profile(name, batch, 7)
 
 
 if __name__ == "__main__":

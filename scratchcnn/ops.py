@@ -46,8 +46,11 @@ def _room(x, family):
     for array x: reference/<family>.py, fast/<family>.py or fast/gpu.py."""
     if is_gpu_array(x):
         return importlib.import_module(".fast.gpu", __package__)
-    room = "reference" if _reference_only.get() else "fast"
-    return importlib.import_module(f".{room}.{family}", __package__)
+    if _reference_only.get():
+        return importlib.import_module(f".reference.{family}", __package__)
+    from .fast import threads
+    threads.prepare()                 # once: the fast room's thread discipline (threads.py)
+    return importlib.import_module(f".fast.{family}", __package__)
 
 
 # ----- convolution: reference/conv.py ------------------------------------------------
@@ -162,7 +165,8 @@ def occluded_logits(model, x, tops, lefts, window, baseline, batch_size, definit
     reusing the unoccluded image's computation (fast/occlusion.py, the cone), wherever
     the network allows it. returns an iterable over the N images."""
     if runs_fast(x) and not is_gpu_array(x):
-        from .fast import occlusion
+        from .fast import occlusion, threads
+        threads.prepare()
         plan = occlusion.cone_plan(model)
         if plan is not None:
             return occlusion.occluded_logits(model, plan, x, tops, lefts, window, baseline,

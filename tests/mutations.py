@@ -335,6 +335,16 @@ MUTATIONS = [
      "tiles = x_shape[0] * int(np.prod(winograd_tiles(x_shape[2], x_shape[3], padding)))",
      "tiles = int(np.prod(winograd_tiles(x_shape[2], x_shape[3], padding)))",
      "Winograd's tile rule counts one image, not the batch"),
+    # --- the GPU path, checked on the CPU (issue 28) ----------------------------------
+    ("core", "scratchcnn/fast/gpu_sources.py", "long long yy = y * sh + ki - ph, xx = xo * sw + kj - pw;",
+     "long long yy = y * sh + ki - ph, xx = xo * sw + kj;",
+     "CUDA im2col: the column padding forgotten"),
+    ("core", "scratchcnn/fast/gpu_sources.py", "if (v > best) { best = v; where = here; }",
+     "if (v >= best) { best = v; where = here; }", "CUDA max pool: the last max wins ties"),
+    ("core", "scratchcnn/fast/gpu_sources.py", "if (ynum < 0 || ynum % sh != 0 || ynum / sh >= oh) continue;",
+     "if (ynum < 0 || ynum / sh >= oh) continue;", "CUDA col2im: rows between strides gathered"),
+    ("core", "scratchcnn/reference/conv.py", "    xp, channels = array_module(out), out.shape[0]",
+     "    xp, channels = np, out.shape[0]", "the GPU path: a layout move allocates on the host"),
     ("audit", "scratchcnn/fast/conv2d.py", "    return (_winograd_enabled.get() and not is_gpu_array(x)",
      "    return (not is_gpu_array(x)", "without_winograd() still runs Winograd"),
 ]
