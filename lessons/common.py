@@ -30,7 +30,7 @@ RESNET_RECIPE = dict(epochs=5, lr=3e-3, lr_decay=0.7)
 
 def start(lesson_file, doc):
     """Parse --quick / --out, make this lesson's folder, print its title; apply
-    sc.runtime.tune() (threads that do not spin, malloc reuse) before any training."""
+    sc.runtime.tune() (malloc reuse, OpenBLAS threads that wait briefly) before any training."""
     sc.runtime.tune()
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true",
