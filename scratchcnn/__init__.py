@@ -9,7 +9,7 @@
 from . import datasets, explain, gradcheck, models, ops, resilience
 from .backend import array_module, gpu_available, to_device, to_numpy
 from .checkpoint import load, save
-from .fast import machine, runtime   # what this CPU is; opt-in process tuning
+from .fast import machine, runtime   # this CPU; the engine's report, opt-in tune()
 from .models import residual_block, zoo
 from .ops import use_reference
 from .layers import (RELU_RULES, Activation, Add, AvgPool2D, BatchNorm2D, Conv2D,
@@ -23,10 +23,10 @@ from .train import Callback, activations, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Adam", "Add", "Callback", "activations", "AvgPool2D", "BatchNorm2D", "Conv2D", "ConvTranspose2D",
-    "Dropout", "Flatten", "GlobalAvgPool2D", "Identity", "Layer", "LeakyReLU", "Linear",
-    "MaxPool2D", "MaxUnpool2D", "Network", "RELU_RULES", "ReLU", "SGD", "Sequential",
+    "Activation", "Adam", "Add", "Callback", "activations", "AvgPool2D", "BatchNorm2D", "Conv2D",
+    "ConvTranspose2D", "Dropout", "Flatten", "GlobalAvgPool2D", "Identity", "Layer", "LeakyReLU",
+    "Linear", "MaxPool2D", "MaxUnpool2D", "Network", "RELU_RULES", "ReLU", "SGD", "Sequential",
     "array_module", "datasets", "evaluate", "explain", "fit", "gpu_available", "gradcheck",
-    "load", "log_softmax", "machine", "models", "ops", "predict", "residual_block", "resilience", "runtime",
-    "save", "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
+    "load", "log_softmax", "machine", "models", "ops", "predict", "residual_block", "resilience",
+    "runtime", "save", "softmax_cross_entropy", "to_device", "to_numpy", "use_reference", "zoo",
 ]
