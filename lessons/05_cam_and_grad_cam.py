@@ -110,15 +110,16 @@ for j, m in enumerate(cam_cols):                            # mark each map's pe
         panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2,
                           clip_on=False)
 chance = 100 * stroke.mean()                                # a random pixel's stroke rate
+pointing = ("mostly do not" if 2 * hits.sum() < len(x) else
+            "do not always" if hits.sum() < len(x) else "always")
 common.save(fig, args, "1_cam_equals_grad_cam.png",
             "CAM and h*w times Grad-CAM without its ReLU (signed, blue < 0 < red), and the "
             "rectified map ReLU(CAM) = h*w Grad-CAM (opaque viridis), with the digit's outline "
             "in grey, for four digits each explained for its true class and its runner-up; one "
             "scale per row, so true and runner-up share it; x marks the peak. Look at the two "
-            "signed rows: they are identical (max difference "
-            f"{gap:.1e} of max |CAM|). Unlike the object-covering CAM overlays of Zhou et al. "
-            f"2016, these maps {'mostly do not' if 2 * hits.sum() < len(x) else 'do not always'} "
-            f"point at the digit: over {len(x)} test digits the "
+            f"signed rows: they are {'identical' if gap < 1e-4 else 'NOT identical'} (max "
+            f"difference {gap:.1e} of max |CAM|). Against the object-covering CAM overlays of Zhou et al. "
+            f"2016, these maps {pointing} point at the digit: over {len(x)} test digits the "
             f"true-class CAM peaks off the strokes in {len(x) - hits.sum()} "
             f"({hits.sum()} on a stroke; {hits_other.sum()} for the runner-up, against "
             f"{chance:.1f}% for a random pixel), {(at_border & ~hits).sum()} of them within "

@@ -26,6 +26,11 @@ What you will learn
     Ruhr-Universität Bochum slides "Making the Training Visible" ("Visualisation
     during training (Layer 2, Feature Map 3)"; "top 5 activations"; the deeper
     model's Layer 4 / Layer 5).
+Substitutions: the slides' "deeper model" was trained on the rock-paper-scissors data set
+(2,520 colour images of 300x300 pixels, three classes), which is not here. Its place is
+taken by Tang et al.'s deeper network (conv-relu-pool-bn four times, seed 004) trained on
+five Fashion-MNIST classes (28x28 grey): the deep net of sections 2-4 is Tang's, not the
+slides'.
 Sources: Zeiler & Fergus 2014 (sec. 2.1, 4, Fig. 2); the Bochum slides (seed 003);
 Tang et al. (seed 004), Fig. 2.2.
 """
@@ -81,7 +86,8 @@ for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
 # --- 2. Receptive fields --------------------------------------------------------------------
 deep, deep_history = common.tang_deep_model(args)
 _, (x_fashion, y_fashion) = common.five_class_data(args.quick)
-print("   the deeper model (Tang et al., five Fashion-MNIST classes, held-out accuracy "
+print("   Tang et al.'s deeper network, on five Fashion-MNIST classes (standing in for the "
+      "slides' rock-paper-scissors model, whose data is not here; held-out accuracy "
       f"{100 * deep_history['val_accuracy'][-1]:.1f}%):", " -> ".join(deep.names))
 LAYERS = ("relu2", "relu3", "relu4")            # above pool1, pool2, pool3: through switches
 size = x_fashion.shape[2:]

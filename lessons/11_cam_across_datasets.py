@@ -143,12 +143,19 @@ for number, (name, images, labels) in enumerate([("garments", clothes, y_clothes
                 "network trained on MNIST (middle row) and the one trained on Fashion-MNIST "
                 "(bottom row), each for the class it predicts; every map divided by its own "
                 "largest |value|, so the rows compare shapes, not strengths (signed, blue < 0 < "
-                f"red). Look at how little the two rows agree: over {N} {name} the median "
-                f"correlation of the two maps is {agreement:.2f}. Neither network is much more "
-                f"on the object than a map spread evenly: {100 * own_share:.0f}% of the "
-                f"positive CAM of the {own_net} net and {100 * foreign_share:.0f}% of the "
-                f"{foreign_net} net's fall on object pixels, which cover {100 * area:.0f}% of "
-                "the image. Seed 001's Fig. 3 idea on two unlike datasets.")
+                f"red). Look at whether the two rows agree: over {N} {name} the median "
+                f"correlation of the two maps is {agreement:.2f}, "
+                + ("little agreement" if agreement < 0.2 else "agreement in part"
+                   if agreement < 0.5 else "broad agreement") + ". "
+                + ("Neither network is much more on the object than a map spread evenly"
+                   if max(own_share, foreign_share) < 1.5 * area else
+                   "On the object, against a map spread evenly: "
+                   f"{own_share / area:.1f}x ({own_net} net) and {foreign_share / area:.1f}x "
+                   f"({foreign_net} net)")
+                + f": {100 * own_share:.0f}% of the positive CAM of the {own_net} net and "
+                f"{100 * foreign_share:.0f}% of the {foreign_net} net's fall on object pixels, "
+                f"which cover {100 * area:.0f}% of the image. Seed 001's Fig. 3 idea on two "
+                "unlike datasets.")
 
 # --- 2. Transfer: the MNIST backbone against training from scratch ------------------------
 curve = {label: np.array(h["curve"]) for label, h in [("MNIST backbone, fine-tuned",

@@ -113,7 +113,8 @@ def resnet_model(args, dataset="mnist"):
                    augment=sc.datasets.random_shift, **RESNET_RECIPE)
 
 
-# Tang et al.'s networks (seed 004), trained as the paper did: Adam, a few epochs.
+# Tang et al.'s networks (seed 004), trained with Adam. Not as the paper did: the paper
+# trains the deeper network 5 epochs, we train it 3 (held-out 97.0% after 3, 96.5% after 5).
 TANG_MNIST_RECIPE = dict(epochs=10, lr=2e-3, lr_decay=0.85)
 TANG_DEEP_RECIPE = dict(epochs=3, lr=1e-3)    # held-out 97.0% after 3 epochs, 96.5% after 5
 FIVE_CLASSES = (0, 1, 2, 5, 8)       # Fashion-MNIST: T-shirt/top, trouser, pullover, sandal, bag

@@ -57,7 +57,7 @@ def class_gradients(model, x, target, layer):
 def grad_cam_weights(model, x, target, layer):
     """Grad-CAM's channel weights and the feature maps they weigh.
 
-    w_k = (1/M) sum_ij dS_c / dA_k,ij   (Gao & Mosalam, Grad-CAM weights; M = h*w)
+    w_k = (1/M) sum_ij dS_c / dA_k,ij   (Selvaraju et al. 2017, eq. 1; M = h*w)
     returns (weights (N, K), activations A (N, K, h, w)).
     """
     activations, grads = class_gradients(model, x, target, layer)
@@ -65,7 +65,8 @@ def grad_cam_weights(model, x, target, layer):
 
 
 def grad_cam(model, x, target, layer, relu=True):
-    """Grad-CAM at ``layer``: L = ReLU(sum_k w_k A_k) (Gao & Mosalam; Selvaraju et al.).
+    """Grad-CAM at ``layer``: L = ReLU(sum_k w_k A_k) (Selvaraju et al. 2017, eq. 2: the ReLU
+    is theirs; Gao & Mosalam apply it).
 
     x: (N, C, H, W) -> (N, h, w) at the layer's resolution. ``relu=False`` keeps
     the signed sum (then, on a CAM architecture, grad_cam * h*w equals cam).
