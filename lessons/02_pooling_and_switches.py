@@ -6,7 +6,10 @@ What you will learn
   * unpooling puts each value back at its switch (zeros elsewhere): this is how
     Zeiler & Fergus's DeconvNet projects a feature back to pixels; the backward
     pass of max pooling does exactly the same with the gradient;
-  * transposed filtering spreads each value over a kernel-sized patch.
+  * transposed filtering spreads each value over a kernel-sized patch;
+  * max against average pooling, and local against global average pooling (GAP), in
+    accuracy, maps and parameters (the blog "Visual Explanation of Neural Networks in
+    Deep Learning", shared/seeds/002: GAP replaces the dense layers).
 
 The equations (k x k windows, stride k; window (i, j) covers rows ki..ki+k-1, columns kj..kj+k-1)
   max pooling:   y[i, j] = max_{(p, q) in window(i, j)} x[p, q]
@@ -31,7 +34,8 @@ import numpy as np
 from matplotlib.patches import Circle, Rectangle
 
 import scratchcnn as sc
-from scratchcnn import plot
+from scratchcnn import explain, plot
+from scratchcnn.weight_init import he_normal
 
 import common
 
@@ -176,3 +180,68 @@ print(f"   without switches: {np.count_nonzero(without_switches)} nonzero pixels
       f"{outside} of them ({outside / np.count_nonzero(without_switches):.0%}) where the edge "
       f"map was 0; each maximum is copied {distance.mean():.1f} pixels from its place on "
       f"average, up to {distance.max():.1f}")
+
+# --- 4. Max or average, local or global (the blog's pooling and GAP sections) ---------------
+# Three versions of the slides' model, trained alike (He init, Adam, POOL_EPOCHS epochs on
+# the embedded MNIST split): max pooling 2x2, average pooling 2x2, and global average
+# pooling of conv2's 64 maps straight into the classifier (no Dense 64).
+POOL_EPOCHS = 2
+
+
+def pooling_variant(kind):
+    """The slides' model with its pooling replaced: "max", "average" (both 2x2, then
+    Flatten, Dense 64, Dense 10) or "global" (GAP, then Dense 10)."""
+    body = [sc.Conv2D(1, 32, 3), sc.ReLU(), sc.Conv2D(32, 64, 3), sc.ReLU()]
+    head = ([sc.GlobalAvgPool2D(), sc.Linear(64, 10)] if kind == "global" else
+            [sc.MaxPool2D(2) if kind == "max" else sc.AvgPool2D(2), sc.Flatten(),
+             sc.Linear(64 * 12 * 12, 64), sc.ReLU(), sc.Linear(64, 10)])
+    return he_normal(sc.Sequential(body + head, seed=0), seed=0)
+
+
+data = common.load_data("mnist", args.quick)
+variants = {kind: common.trained(args, f"pooling-{kind}", lambda kind=kind: pooling_variant(kind),
+                                 data, epochs=POOL_EPOCHS)
+            for kind in ("max", "average", "global")}
+print(f"   pooling     held-out accuracy   parameters   of them in the classifier "
+      f"({POOL_EPOCHS} epochs each)")
+counts = {}
+for kind, (net, history) in variants.items():
+    total = sum(p.size for layer in net for p in layer.params.values())
+    head = sum(p.size for layer in net if isinstance(layer, sc.Linear)
+               for p in layer.params.values())
+    counts[kind] = (history["val_accuracy"][-1], total, head)
+    print(f"   {kind:10} {100 * history['val_accuracy'][-1]:12.2f}%   {total:12,}   {head:12,}")
+
+# The same 64 maps of conv2 (after ReLU) of the max-pooling network, pooled both ways
+net = variants["max"][0]
+image = data[1][0][:1]                                     # the first held-out digit
+relu2 = explain.feature_maps(net, image, "relu2")          # (1, 64, 24, 24)
+channels = np.argsort(relu2[0].max(axis=(1, 2)))[::-1][:6]  # the six most active
+maxed = sc.MaxPool2D(2).forward(relu2)[0, channels]
+averaged = sc.AvgPool2D(2).forward(relu2)[0, channels]
+active = maxed > 0
+share = float((averaged[active] / maxed[active]).mean())
+fig = plot.method_grid(np.repeat(image, len(channels), axis=0), [
+    ("conv2 after ReLU\n(24x24)", "positive", relu2[0, channels]),
+    ("max pool 2x2\n(12x12)", "positive", maxed),
+    ("average pool 2x2\n(12x12)", "positive", averaged)],
+    column_titles=[f"channel {c}" for c in channels], size=1.5, outline_images=False)
+(acc_max, total_max, head_max), (acc_avg, _, _), (acc_gap, total_gap, head_gap) = (
+    counts["max"], counts["average"], counts["global"])
+common.save(fig, args, "4_max_average_global.png",
+            f"The six most active of conv2's 64 maps for one held-out digit (top row), pooled "
+            f"2x2 by their maximum (middle) and by their mean (bottom); one scale per row. "
+            f"Look at how the mean keeps every window's level lower: over the "
+            f"windows with any activation it is {100 * share:.0f}% of the maximum on average. "
+            f"Trained alike ({POOL_EPOCHS} epochs), max pooling reaches "
+            f"{100 * acc_max:.2f}% held-out accuracy, average pooling {100 * acc_avg:.2f}%, and "
+            f"global average pooling (GAP: each map's mean straight into the classifier) "
+            f"{100 * acc_gap:.2f}% with {total_gap:,} parameters instead of {total_max:,}: the "
+            f"classifier shrinks from {head_max:,} to {head_gap:,} weights. "
+            + (f"Here GAP costs {100 * (acc_max - acc_gap):.0f} points: each of conv2's outputs "
+               "sees only 5x5 pixels (two 3x3 convolutions), and the mean over the whole map "
+               "forgets where the strokes are; GAP networks see the whole digit before they "
+               "average (lesson 05's three convolutions with pooling between). "
+               if acc_gap < acc_max - 0.05 else "") +
+            "The blog's pooling section (max against average, local against global) and its "
+            "point about GAP.")
