@@ -29,7 +29,7 @@ What you will learn
 Substitutions: the slides' "deeper model" was trained on the rock-paper-scissors data set
 (2,520 colour images of 300x300 pixels, three classes), which is not here. Its place is
 taken by Tang et al.'s deeper network (conv-relu-pool-bn four times, seed 004) trained on
-five Fashion-MNIST classes (28x28 grey): the deep net of sections 2-4 is Tang's, not the
+five Fashion-MNIST classes (28x28 grey): the deep net of sections 2 and 3 is Tang's, not the
 slides'.
 Sources: Zeiler & Fergus 2014 (sec. 2.1, 4, Fig. 2); the Bochum slides (seed 003);
 Tang et al. (seed 004), Fig. 2.2.
@@ -122,11 +122,18 @@ def shifted_box(start, stop, length, limit):
     return begin, begin + length
 
 
-deconv = explain.DeconvNet(deep)
+# (file stem, what the caption calls the net, the net, images, labels, class names, layer)
+DIGITS = [str(d) for d in range(10)]
+TOP_K_CASES = ([("slides", "the slides' own MNIST model", seed_model, x_digits, y_digits,
+                 DIGITS, "relu2")] +
+               [("deeper", "Tang et al.'s deeper network (five Fashion-MNIST classes)", deep,
+                 x_fashion, y_fashion, FIVE_NAMES, layer) for layer in LAYERS])
 extent = {}
-for depth, layer in enumerate(LAYERS, start=2):
-    maps = explain.feature_maps(deep, x_fashion, layer)
-    raw = explain.receptive_field(deep, layer, (0, 0))
+for case, (stem, described, net, images, labels, names, layer) in enumerate(TOP_K_CASES):
+    deconv = explain.DeconvNet(net)
+    size = images.shape[2:]
+    maps = explain.feature_maps(net, images, layer)
+    raw = explain.receptive_field(net, layer, (0, 0))
     full = (min(raw[1] - raw[0], size[0]), min(raw[3] - raw[2], size[1]))   # the crop size
     strength = maps.max(axis=(2, 3)).mean(axis=0)                  # mean per-image max
     channels = np.argsort(-strength)[:CHANNELS]
@@ -134,16 +141,16 @@ for depth, layer in enumerate(LAYERS, start=2):
     inside, spread90, side = [], [], []
     for ch in channels:
         idx, pos, values = top_k(maps, int(ch), K)
-        if depth == 2 and ch == channels[0]:                     # once: the library agrees
+        if case == 0 and ch == channels[0]:                      # once: the library agrees
             same = [np.array_equal(a, b) for a, b in
-                    zip((idx, pos, values), explain.top_activations(deep, x_fashion, layer,
+                    zip((idx, pos, values), explain.top_activations(net, images, layer,
                                                                     int(ch), k=K))]
             print(f"   top_k on stored maps == explain.top_activations: {all(same)}")
         crops, projections, fields = [], [], []
         for n, (r, c) in zip(idx, pos):
-            proj = sc.to_numpy(deconv.project(x_fashion[n:n + 1], layer, int(ch),
+            proj = sc.to_numpy(deconv.project(images[n:n + 1], layer, int(ch),
                                               position=(int(r), int(c)))[0])[0]   # (1, H, W)
-            r0, r1, c0, c1 = explain.receptive_field(deep, layer, (int(r), int(c)), size)
+            r0, r1, c0, c1 = explain.receptive_field(net, layer, (int(r), int(c)), size)
             energy = proj[0] ** 2
             inside.append(energy[r0:r1, c0:c1].sum() / max(energy.sum(), 1e-30))
             order = np.sort(energy[r0:r1, c0:c1].ravel())[::-1]    # pixels holding 90%
@@ -156,21 +163,21 @@ for depth, layer in enumerate(LAYERS, start=2):
             # clipped field itself is drawn dashed on the crop
             b0, b1 = shifted_box(r0, r1, full[0], size[0])
             d0, d1 = shifted_box(c0, c1, full[1], size[1])
-            crops.append(x_fashion[n, :, b0:b1, d0:d1])
+            crops.append(images[n, :, b0:b1, d0:d1])
             projections.append(proj[:, b0:b1, d0:d1])
             fields.append((r0 - b0, r1 - b0, c0 - d0, c1 - d0, (r0, r1, c0, c1) != (b0, b1, d0, d1)))
-        classes = [FIVE_NAMES[int(y_fashion[n])] for n in idx]
+        classes = [names[int(labels[n])] for n in idx]
         purity = max(classes.count(c) for c in set(classes))
-        print(f"   deeper {layer} channel {ch:3d}: top-{K} values [{', '.join(f'{v:.2f}' for v in values)}]"
+        print(f"   {stem} {layer} channel {ch:3d}: top-{K} values [{', '.join(f'{v:.2f}' for v in values)}]"
               f", classes {classes} ({purity} of {K} the same)")
         rows += [(f"{layer} ch {ch}\ninput crop", "image", crops),
                  (f"{layer} ch {ch}\nDeconvNet", "gradient", projections)]
         boxes[len(rows) - 2] = fields
-        titles[len(rows) - 2] = [f"#{n} {FIVE_NAMES[int(y_fashion[n])]}\na={v:.2f} at "
+        titles[len(rows) - 2] = [f"#{n} {names[int(labels[n])]}\na={v:.2f} at "
                                  f"({r},{c})" for n, v, (r, c) in zip(idx, values, pos)]
         crops_first = crops if crops_first is None else crops_first
     box = crops_first[0].shape[1:]
-    extent[layer] = (box, np.mean(inside), np.mean(spread90), np.mean(side))
+    extent[f"{stem} {layer}"] = (box, np.mean(inside), np.mean(spread90), np.mean(side))
     fig = plot.method_grid(np.stack(crops_first), rows, outline_images=False, size=1.55)
     for r, row_titles in titles.items():
         for j, t in enumerate(row_titles):
@@ -181,13 +188,13 @@ for depth, layer in enumerate(LAYERS, start=2):
             for ax in (fig.panels[r, j], fig.panels[r + 1, j]) if clipped else ():
                 ax.add_patch(Rectangle((g0 - 0.5, f0 - 0.5), g1 - g0, f1 - f0, fill=False,
                                        edgecolor="orange", linewidth=1.2, linestyle="--"))
-    fig.suptitle(f"Deeper model, {layer}: top-{K} held-out images of its {CHANNELS} most active "
-                 f"channels, cropped to the {box[0]}x{box[1]} receptive field (pixels);\n"
-                 "orange dashes: the field's part inside the image where it runs over the border",
-                 fontsize=9)
-    common.save(fig, args, f"2_top{K}_{layer}.png",
-                f"For the {CHANNELS} most active channels of {layer} in Tang et al.'s deeper "
-                f"network (five Fashion-MNIST classes), the {K} held-out images that excite each "
+    fig.suptitle(f"{described[0].upper() + described[1:]}, {layer}:\n"
+                 f"top-{K} held-out images of its {CHANNELS} most active channels,\n"
+                 f"cropped to the {box[0]}x{box[1]} receptive field (pixels); orange dashes:\n"
+                 "the field's part inside the image where it runs over the border", fontsize=8)
+    common.save(fig, args, f"2_top{K}_{stem}_{layer}.png",
+                f"For the {CHANNELS} most active channels of {layer} in {described}, "
+                f"the {K} held-out images that excite each "
                 f"channel most, cropped to the activation's {box[0]}x{box[1]} receptive field, "
                 f"and below each the DeconvNet projection of that single activation (signed, one "
                 f"scale per row, the crop's outline in grey), cropped to the same box; where the field runs over the image border the box is shifted inside and the field's part in the image is dashed orange. Look at whether the five crops of a "
