@@ -164,6 +164,10 @@ curve = {label: np.array(h["curve"]) for label, h in [("MNIST backbone, fine-tun
 fig = plot.curves({label: (c[:, 0], 100 * c[:, 1]) for label, c in curve.items()},
                   "training images seen", f"held-out accuracy (%), {CURVE_IMAGES} garments",
                   "Fashion-MNIST: transfer from MNIST against training from scratch")
+for line, c in zip(fig.axes[0].get_lines(), curve.values()):      # +- one standard error
+    spread = np.sqrt(c[:, 1] * (1 - c[:, 1]) / CURVE_IMAGES)      # binomial, per point
+    fig.axes[0].fill_between(c[:, 0], 100 * (c[:, 1] - spread), 100 * (c[:, 1] + spread),
+                             color=line.get_color(), alpha=0.2, linewidth=0)
 transfer_curve, scratch_curve = curve.values()
 ahead = int((transfer_curve[:, 1] > scratch_curve[:, 1]).sum())
 final = scratch_curve[-1, 1]
@@ -184,9 +188,9 @@ common.save(fig, args, "3_transfer_curves.png",
             f"{100 * transfer_curve[0, 1]:.1f}% against {100 * scratch_curve[0, 1]:.1f}%; "
             f"transfer is ahead at {ahead} of {len(transfer_curve)} measurements; at the end "
             f"{100 * transfer_curve[-1, 1]:.1f}% against {100 * scratch_curve[-1, 1]:.1f}% "
-            f"(one training run each). On {CURVE_IMAGES} images a point's standard error is "
-            f"about {100 * standard_error:.1f} points, so only gaps well above that mean "
-            "anything. Seed 001's transfer learning, sec. 4.1.")
+            f"(one training run each). Shaded: plus or minus one standard error of each point "
+            f"on {CURVE_IMAGES} images (binomial; about {100 * standard_error:.1f} points at "
+            "the end), so only gaps well above the bands mean anything. Seed 001's transfer learning, sec. 4.1.")
 
 transfer_pred, transfer_maps = cams(transfer_net, clothes)
 scratch_pred, scratch_maps = findings["garments"][0], findings["garments"][1]
@@ -217,7 +221,8 @@ common.save(fig, args, "4_transfer_cams.png",
             "(for the digit it predicts), after fine-tuning its weights on Fashion-MNIST (T) "
             "and by the network trained from scratch (S), each for its own predicted class; "
             "each map divided by its own largest |value| (signed, blue < 0 < red). Look at "
-            "the middle row against the last: the median correlation of a map with the "
-            f"scratch network's is {before:.2f} before fine-tuning and {after:.2f} after it, "
+            "the MNIST-net row and the transfer row, each against the from-scratch row: the "
+            "median correlation of a map with the scratch network's is "
+            f"{before:.2f} before fine-tuning and {after:.2f} after it, "
             f"over {N} garments, where a second network trained from scratch (another seed) "
             f"reaches {baseline:.2f}. Seed 001's Fig. 4 on MNIST to Fashion-MNIST.")

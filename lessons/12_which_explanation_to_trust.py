@@ -80,13 +80,21 @@ fig = plot.method_grid(digits[shown], rows, column_titles=[f"true {c}" for c in 
 weak = {name: sum((plot.map_note(v, kind, plot.row_scale(values, kind)) or "")
                   .startswith("weak") for v in values) for name, kind, values in rows[1:]}
 weak_text = ", ".join(f"{name} {n}" for name, n in weak.items() if n) or "none"
+# how alike two methods' maps are: the mean over the shown digits of the correlation of
+# their absolute values (a signed map's sign says nothing about where it looks)
+methods = [(name, np.abs(values.reshape(len(shown), -1))) for name, _, values in rows[1:]]
+alike = {(a, b): float(metrics.pearson(ua, vb).mean())       # a constant map: r = 0
+         for i, (a, ua) in enumerate(methods) for b, vb in methods[i + 1:]}
+closest, farthest = max(alike, key=alike.get), min(alike, key=alike.get)
 common.save(fig, args, "1_ten_maps.png",
             f"Ten explanations (rows) of the true class for {len(shown)} held-out digits "
             "(columns), on lesson 03's network; one scale per row, signed maps (Integrated "
             "Gradients, LRP, occlusion) in red/blue around white 0, the others in viridis "
             "from 0, the digit's outline in grey. Grad-CAM-family maps come from relu2 "
             f"(24x24, upsampled). Panels labelled weak (under a quarter of the row's scale): "
-            f"{weak_text}. Look at how differently ten methods answer the same question; the "
+            f"{weak_text}. Look at which methods agree: of every pair of rows, the closest are "
+            f"{closest[0]} and {closest[1]} (mean correlation of |map| r = {alike[closest]:.2f}), "
+            f"the farthest {farthest[0]} and {farthest[1]} (r = {alike[farthest]:.2f}); the "
             "numbers below say which answers the network agrees with.")
 
 # --- completeness: does the map add up to the score? ------------------------------------------
