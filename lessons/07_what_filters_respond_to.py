@@ -64,6 +64,13 @@ for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
     share = np.sort(maps.sum(axis=(1, 2)))[::-1]
     top4 = 100 * share[:4].sum() / max(share.sum(), 1e-12)
     weak = int((maps.reshape(len(maps), -1).max(axis=1) < 0.25 * maps.max()).sum())
+    # where the strong channels' activation lies: on the stroke's pixels or beside them (a
+    # valid 3x3 conv's output pixel (i, j) is centred on input pixel (i + o, j + o))
+    o = (x7.shape[2] - maps.shape[1]) // 2
+    stroke = x7[0, 0, o:o + maps.shape[1], o:o + maps.shape[2]] > 0.5
+    strong = [k for k in range(len(maps)) if top[k] >= 0.25 * maps.max()]
+    on_stroke = [maps[k][stroke].sum() / maps[k].sum() for k in strong]
+    along, beside = sum(f > 0.6 for f in on_stroke), sum(f < 0.4 for f in on_stroke)
     print(f"   {relu} ({maps.shape[0]} channels, {maps.shape[1]}x{maps.shape[2]}) for test "
           f"digit #{seven} (a 7): nearly silent channels: {silent} (max < {100 * SILENT:.0f}% of "
           f"the layer's max {maps.max():.2f}), of them exactly zero: {dead}; under 25% of it: "
@@ -79,9 +86,11 @@ for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
                 f"the channels share the work: {silent} of {len(maps)} stay below "
                 f"{100 * SILENT:.0f}% of the layer's maximum, {weak} stay below 25% of it (those "
                 f"panels say 'weak', their percentage is of the layer's maximum), and the 4 "
-                f"strongest carry {top4:.0f}% of the layer's total activation; many bright "
-                f"ones follow the whole stroke, others only its edges. Reproduces the per-layer "
-                f"feature maps of Tang et al., Fig. 2.2.")
+                f"strongest carry {top4:.0f}% of the layer's total activation. Of the "
+                f"{len(strong)} channels above 25%, {along} put most (over 60%) of their "
+                f"activation on the stroke's pixels and {beside} most beside them (its edges "
+                f"and surroundings; the rest in between). Reproduces the per-layer feature "
+                f"maps of Tang et al., Fig. 2.2.")
 
 # --- 2. Receptive fields --------------------------------------------------------------------
 deep, deep_history = common.tang_deep_model(args)
