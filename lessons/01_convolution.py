@@ -116,7 +116,7 @@ x, label = common.digit(0)
 filters = {
     "vertical edges": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],          # Sobel x
     "horizontal edges": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],        # Sobel y
-    "diagonal /": [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],             # Sobel x, turned
+    "diagonal \\ edges": [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],      # Sobel x, turned
     "blur": [[1 / 9] * 3] * 3,
 }
 bank = sc.Conv2D(1, len(filters), 3, padding=1)
@@ -128,10 +128,13 @@ maps = bank.forward(x)[0]                                           # (4, 28, 28
 # one step (45 degrees), with the sign flipped.
 ring = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0)]       # clockwise
 sobel_ring = [np.array(filters["vertical edges"])[p] for p in ring]
-diagonal_ring = [np.array(filters["diagonal /"])[p] for p in ring]
+diagonal_ring = [np.array(filters["diagonal \\ edges"])[p] for p in ring]
 turned = any(np.array_equal(-np.roll(sobel_ring, k), diagonal_ring) for k in (1, -1))
-print(f"kernels: vertical edges = Sobel x, horizontal edges = Sobel y; diagonal / is Sobel x "
-      f"turned 45 degrees (sign flipped): {turned}; blur = the mean of 9 pixels")
+# Every kernel is named for the edges it finds, which run along its zero line: Sobel x's
+# zero column finds vertical edges, this kernel's zero diagonal (top left to bottom right)
+# finds edges along \.
+print(f"kernels: vertical edges = Sobel x, horizontal edges = Sobel y; diagonal \\ edges is "
+      f"Sobel x turned 45 degrees (sign flipped): {turned}; blur = the mean of 9 pixels")
 
 # Top row: the four kernels, their numbers on one diverging scale (the blur's 1/9 is pale red).
 # Bottom row: the digit in grey on its own range, then the four maps on ONE symmetric scale,

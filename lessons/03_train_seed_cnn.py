@@ -133,7 +133,8 @@ filters = model["conv1"].params["W"][:, 0]                     # (32, 3, 3)
 # filters give the baseline.
 sobel = np.array([[1, 0, -1, 2, 0, -2, 1, 0, -1], [1, 2, 1, 0, 0, 0, -1, -2, -1],
                   [0, 1, 2, -1, 0, 1, -2, -1, 0], [2, 1, 0, 1, 0, -1, 0, -1, -2]], float)
-sobel_names = ["Sobel x", "Sobel y", "diag /", "diag \\"]
+sobel_names = ["Sobel x", "Sobel y", "diag \\", "diag /"]   # named for the edges they find:
+#                                                            along the zero line (lesson 01)
 
 
 def edge_likeness(weights):
@@ -169,8 +170,9 @@ common.save(fig, args, "3_conv1_filters.png",
             f"The 32 learned 3x3 weights of the first convolution, all on one shared symmetric "
             f"scale (white = 0, red > 0, blue < 0), each titled with its best |cosine| (mean "
             f"removed) with an oriented edge filter, lesson 01's Sobel x, Sobel y or a diagonal "
-            f"one: only {edge_like.sum()} of {len(filters)} (framed in green) reach 0.8, a red "
-            f"side facing a blue side like a Sobel filter, against "
+            f"one: only {edge_like.sum()} of {len(filters)} (framed in green) reach 0.8: once "
+            f"their mean is removed, a red side facing a blue side like a Sobel filter (drawn "
+            f"here with their mean, a constant offset that only brightens), against "
             f"{100 * (chance >= 0.8).mean():.0f}% of random filters; look at how most others "
             f"are not clean edge detectors. The first-layer filters of the Bochum slides' "
             f"MNIST model, trained here.")
