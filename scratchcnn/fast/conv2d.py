@@ -19,6 +19,7 @@ buffers. Rules and measurements: BENCHMARKS.md, "Rules in the code".
 """
 import contextlib
 import contextvars
+import functools
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def conv2d_forward(x, weights, bias, stride, padding, training, workspace, kerne
     returns y (N, O, OH, OW) and saved: {"x", "cols", "winograd"} (the patch matrix or
     Winograd's (V, U) where they were built, else None).
     """
-    scratch = lambda key, shape, like: buffer(workspace, key, shape, like)  # noqa: E731
+    scratch = functools.partial(buffer, workspace)           # scratch(key, shape, like)
     saved = {"x": x, "cols": None, "winograd": None}
     if winograd_applies(x, weights, stride, padding):
         from . import winograd_kernels
@@ -94,7 +95,7 @@ def conv2d_backward(dy, saved, weights, stride, padding, param_grads, input_grad
     dy: (N, O, OH, OW); saved: what the forward returned; weights: (O, C, kh, kw).
     returns (dW (O, C, kh, kw), db (O,), dx (N, C, H, W)).
     """
-    scratch = lambda key, shape, like: buffer(workspace, key, shape, like)  # noqa: E731
+    scratch = functools.partial(buffer, workspace)           # scratch(key, shape, like)
     xp, x = array_module(dy), saved["x"]
     o, kh, kw = weights.shape[0], *weights.shape[2:]
     db = dy.sum(axis=(0, 2, 3)) if param_grads else None                   # sum over N, OH, OW
