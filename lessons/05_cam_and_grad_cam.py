@@ -16,8 +16,11 @@ What you will learn
         alpha_k = (1/Z) sum_ij dS_c/dA_k,ij,    L_c = ReLU(sum_k alpha_k A_k)
     with Z = h*w pixels of the feature maps A. On a GAP network alpha_k = w_ck / Z,
     so CAM = h*w * Grad-CAM before its ReLU; the lesson computes the difference;
-  * where the maps peak, measured: on a stroke or not, for the true class and the
-    runner-up, at two layers.
+  * where the maps point, measured by distance to the strokes: the share of peaks
+    within NEAR = 2 pixels of a stroke pixel, and the share of the map's mass there (a
+    14x14 or 7x7 map cell covers 2x2 or 4x4 image pixels, so "exactly on a stroke
+    pixel" asks more precision than the map has), for the true class and the runner-up,
+    at two layers.
 """
 import numpy as np
 
@@ -51,17 +54,43 @@ gap = float(np.abs(cam - h * w * grad_cam_signed).max() / np.abs(cam).max())
 print(f"   CAM vs h*w * Grad-CAM(relu=False) at {last} (h*w = {h}x{w} = {h * w}), "
       f"{len(x)} digits: max |difference| / max |CAM| = {gap:.1e}")
 
-# --- 2. Where does the map peak? -------------------------------------------------------------
+# --- 2. Where does the map point? ------------------------------------------------------------
 stroke = x[:, 0] > 0.5                                     # stroke pixels of each digit
+NEAR = 2                                                   # pixels: "at the stroke"
 
 
-def peak_on_stroke(maps):
-    """(N, h, w) -> (N,) bool: does the upsampled map's argmax fall on a stroke pixel?"""
-    peaks = explain.upsample(maps, size).reshape(len(maps), -1).argmax(axis=1)
-    return stroke.reshape(len(maps), -1)[np.arange(len(maps)), peaks]
+def distance_to_stroke(strokes):
+    """(N, H, W) bool -> (N, H, W) float: each pixel's Euclidean distance, in pixels, to
+    the nearest stroke pixel of its image (inf in an image without one)."""
+    rows, cols = np.indices(strokes.shape[1:])
+    grid = np.stack([rows.ravel(), cols.ravel()], axis=1)            # (H*W, 2)
+    out = np.full(strokes.shape, np.inf)
+    for n, s in enumerate(strokes):
+        on = grid[s.ravel()]                                           # (K, 2) stroke pixels
+        if len(on):
+            d = np.sqrt(((grid[:, None, :] - on[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+            out[n] = d.reshape(s.shape)
+    return out
 
 
-hits, hits_other = peak_on_stroke(cam), peak_on_stroke(cam_other)
+distance = distance_to_stroke(stroke)                      # (N, 28, 28)
+near = distance <= NEAR                                    # within NEAR pixels of a stroke
+near_chance = 100 * near.mean()                            # a random pixel's rate
+
+
+def placement(maps):
+    """Where the upsampled maps (N, h, w) point: (peak on a stroke pixel, peak within NEAR
+    pixels of one, share of the positive map mass within NEAR pixels), each (N,)."""
+    up = np.maximum(explain.upsample(maps, size), 0).reshape(len(maps), -1)
+    peaks = up.argmax(axis=1)
+    on = stroke.reshape(len(maps), -1)[np.arange(len(maps)), peaks]
+    close = near.reshape(len(maps), -1)[np.arange(len(maps)), peaks]
+    mass = (up * near.reshape(len(maps), -1)).sum(axis=1) / np.maximum(up.sum(axis=1), 1e-12)
+    return on, close, mass
+
+
+hits, close_true, mass_true = placement(cam)
+hits_other, close_other, _ = placement(cam_other)
 peak_rc = np.array(np.unravel_index(explain.upsample(cam, size).reshape(len(x), -1).argmax(axis=1),
                                     size)).T                 # (N, 2): row, col of each peak
 BORDER = 3                                                   # the outermost 3 pixels
@@ -69,15 +98,22 @@ at_border = ((peak_rc < BORDER) | (peak_rc >= np.array(size) - BORDER)).any(axis
 print(f"   the CAM peak (upsampled argmax) lies on a stroke pixel (image > 0.5) in "
       f"{hits.sum()} of {len(x)} test digits for the true class, {hits_other.sum()} for the "
       f"runner-up; a random pixel would be a stroke pixel {100 * stroke.mean():.1f}% of the time")
-print(f"   of the {(~hits).sum()} off-stroke peaks, {(at_border & ~hits).sum()} lie within "
-      f"{BORDER} pixels of the image border")
-missed = np.bincount(y[~hits], minlength=10)
-print("   digits whose CAM peak is off the strokes, per class: " +
+print(f"   within {NEAR} pixels of a stroke: {close_true.sum()} true-class peaks, "
+      f"{close_other.sum()} runner-up peaks (a random pixel: {near_chance:.1f}%); "
+      f"{100 * mass_true.mean():.1f}% of the positive CAM's mass lies there")
+far = ~close_true
+print(f"   of the {far.sum()} peaks farther than {NEAR} pixels, {(at_border & far).sum()} lie "
+      f"within {BORDER} pixels of the image border")
+missed = np.bincount(y[far], minlength=10)
+print(f"   digits whose CAM peak is farther than {NEAR} pixels from the strokes, per class: " +
       ", ".join(f"{c}: {missed[c]}/{(y == c).sum()}" for c in range(10) if (y == c).any()))
-inside = (np.maximum(explain.upsample(cam, size), 0) * stroke).sum(axis=(1, 2)) / np.maximum(
-    np.maximum(explain.upsample(cam, size), 0).sum(axis=(1, 2)), 1e-12)
-print(f"   share of the positive CAM on stroke pixels: {100 * inside.mean():.1f}% (mean over "
-      f"{len(x)} digits)")
+
+# CAM's mean is the class score: S_c = sum_k w_ck mean_xy f_k + b_c = mean_xy M_c + b_c
+bias = model[explain.cam_layers(model)[1]].params["b"]
+score_gap = float(np.abs(cam.mean(axis=(1, 2)) + bias[y] - logits[np.arange(len(y)), y]).max())
+print(f"   the class score is CAM's mean plus the class's bias: max |mean(M_c) + b_c - S_c| "
+      f"over {len(x)} digits = {score_gap:.1e} (scores range "
+      f"{logits[np.arange(len(y)), y].min():.1f} to {logits[np.arange(len(y)), y].max():.1f})")
 
 # --- 3. The figure: each digit for its true class and for its runner-up ----------------------
 correct = np.flatnonzero(logits.argmax(axis=1) == y)
@@ -85,8 +121,8 @@ shown = []                                                  # 4 correct digits o
 for i in correct:
     if y[i] not in y[shown] and len(shown) < 4:
         shown.append(i)
-off_stroke = [i for i in correct if not hits[i] and y[i] not in y[shown[:3]]]
-if len(shown) == 4 and hits[shown].all() and off_stroke:   # show one off-stroke peak too
+off_stroke = [i for i in correct if far[i] and y[i] not in y[shown[:3]]]
+if len(shown) == 4 and not far[shown].any() and off_stroke:   # show one far peak too
     shown[3] = off_stroke[0]
 shown = np.array(shown if len(shown) == 4 else [0, 1, 2, 3])
 columns = np.repeat(shown, 2)
@@ -95,8 +131,10 @@ targets = np.where(is_other, runner_up[columns], y[columns])
 cam_cols = explain.upsample(explain.cam(model, x[columns], targets), size)
 grad_cam_cols = h * w * explain.upsample(
     explain.grad_cam(model, x[columns], targets, layer=last, relu=False), size)
-titles = [f"{y[i]}: class {t}" + (" (2nd)" if o else " (true)")
-          for i, t, o in zip(columns, targets, is_other)]
+column_scores = logits[columns, targets]                    # S_c of each column
+column_means = explain.cam(model, x[columns], targets).mean(axis=(1, 2))   # mean of M_c, h x w
+titles = [f"{y[i]}: class {t}" + (" (2nd)" if o else " (true)") + f"\nS_c {s:.1f}, mean {m:.1f}"
+          for i, t, o, s, m in zip(columns, targets, is_other, column_scores, column_means)]
 fig = plot.method_grid(x[columns], [
     ("digit", "image", x[columns]),
     ("CAM M_c (signed)", "signed", cam_cols),
@@ -110,65 +148,99 @@ for j, m in enumerate(cam_cols):                            # mark each map's pe
         panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2,
                           clip_on=False)
 chance = 100 * stroke.mean()                                # a random pixel's stroke rate
-pointing = ("mostly do not" if 2 * hits.sum() < len(x) else
-            "do not always" if hits.sum() < len(x) else "always")
+pointing = ("mostly do not" if 2 * close_true.sum() < len(x) else
+            "do not always" if close_true.sum() < len(x) else "always")
 common.save(fig, args, "1_cam_equals_grad_cam.png",
             "CAM and h*w times Grad-CAM without its ReLU (signed, blue < 0 < red), and the "
             "rectified map ReLU(CAM) = h*w Grad-CAM (opaque viridis), with the digit's outline "
             "in grey, for four digits each explained for its true class and its runner-up; one "
             "scale per row, so true and runner-up share it; x marks the peak. Look at the two "
             f"signed rows: they are {'identical' if gap < 1e-4 else 'NOT identical'} (max "
-            f"difference {gap:.1e} of max |CAM|). Against the object-covering CAM overlays of Zhou et al. "
-            f"2016, these maps {pointing} point at the digit: over {len(x)} test digits the "
-            f"true-class CAM peaks off the strokes in {len(x) - hits.sum()} "
-            f"({hits.sum()} on a stroke; {hits_other.sum()} for the runner-up, against "
-            f"{chance:.1f}% for a random pixel), {(at_border & ~hits).sum()} of them within "
-            f"{BORDER} pixels of the border. CAM "
-            "as in Zhou et al. 2016 / Vasu & Savakis, Grad-CAM as in Selvaraju et al. 2017.")
+            f"difference {gap:.1e} of max |CAM|). The class score is the signed map's mean "
+            f"plus the class's bias, S_c = mean_xy M_c(x, y) + b_c (the GAP: checked to "
+            f"{score_gap:.1e} on {len(x)} digits; each column title gives S_c and the mean of "
+            f"M_c over its {h}x{w} cells; the biases are at most {np.abs(bias).max():.2g} "
+            f"in size), so the score a map explains is its mean, not its "
+            f"peak: the layout says where the score comes from. Against the object-covering "
+            f"CAM overlays of Zhou et al. 2016, these maps {pointing} point at the digit: over "
+            f"{len(x)} test digits the true-class CAM peaks within {NEAR} pixels of a stroke in "
+            f"{close_true.sum()} ({close_other.sum()} for the runner-up; a random pixel is that "
+            f"close {near_chance:.1f}% of the time), exactly on a stroke pixel in {hits.sum()}; "
+            f"of the {far.sum()} farther away, {(at_border & far).sum()} lie within {BORDER} "
+            "pixels of the border. CAM as in Zhou et al. 2016 / Vasu & Savakis, Grad-CAM as in "
+            "Selvaraju et al. 2017.")
 
 # --- 4. Grad-CAM at an earlier layer ---------------------------------------------------------
-print("   Grad-CAM by layer, on the same digits:  peak on a stroke   corr(true, runner-up)")
-layer_maps, on_stroke, grid = {}, {}, {}
+print(f"   Grad-CAM by layer, on the same digits: peak on a stroke, peak within {NEAR} px, "
+      f"mass within {NEAR} px, corr(true, runner-up)")
+layer_maps, score, grid, shown_scores = {}, {}, {}, {}
 for layer in ("relu2", last):
     true_map = explain.grad_cam(model, x, y, layer=layer)
     other_map = explain.grad_cam(model, x, runner_up, layer=layer)
     a, b = true_map.reshape(len(x), -1), other_map.reshape(len(x), -1)
     a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
     r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-30)
-    on_stroke[layer] = int(peak_on_stroke(true_map).sum())
+    on, close, mass = placement(true_map)
+    score[layer] = dict(on=int(on.sum()), close=int(close.sum()), mass=100 * float(mass.mean()))
     grid[layer] = "x".join(map(str, true_map.shape[1:]))
-    print(f"   {layer:>6} ({true_map.shape[1]}x{true_map.shape[2]}): "
-          f"{on_stroke[layer]:3d} of {len(x)} digits          mean {r.mean():.2f}")
+    print(f"   {layer:>6} ({grid[layer]}): {score[layer]['on']:3d} of {len(x)}   "
+          f"{score[layer]['close']:3d} of {len(x)}   {score[layer]['mass']:5.1f}%   "
+          f"mean {r.mean():.2f}")
     layer_maps[layer] = explain.upsample(true_map[shown], size)
+    peak_distance = distance.reshape(len(x), -1)[
+        np.arange(len(x)), np.maximum(explain.upsample(true_map, size), 0)
+        .reshape(len(x), -1).argmax(axis=1)]
+    shown_scores[layer] = [(peak_distance[i], 100 * mass[i]) for i in shown]
+    score[layer]["median"] = float(np.median(peak_distance))
+print(f"   (a random pixel lies within {NEAR} px of a stroke {near_chance:.1f}% of the time)")
 fig = plot.method_grid(x[shown], [("digit", "image", x[shown])] + [
     (f"Grad-CAM {layer}", "positive", maps) for layer, maps in layer_maps.items()],
     column_titles=[f"digit {y[i]}, class {y[i]}" for i in shown], size=1.9)
-for r, maps in enumerate(layer_maps.values(), start=1):      # mark each map's peak
+for r, (layer, maps) in enumerate(layer_maps.items(), start=1):   # mark each map's peak
     for j, m in enumerate(maps):
         row, col = np.unravel_index(m.argmax(), m.shape)
         fig.panels[r, j].plot(col, row, "x", color="black", markersize=7, markeredgewidth=2,
                               clip_on=False)
+        d, m_near = shown_scores[layer][j]
+        fig.panels[r, j].set_title(f"peak {d:.1f} px off; {m_near:.0f}% near", fontsize=7.5)
 
 
-def versus_chance(count):
-    """'k/N peaks on a stroke, below/above the p% chance rate' for one layer."""
-    share = 100 * count / len(x)
-    side = "below" if share < chance else "above" if share > chance else "at"
-    return f"{count}/{len(x)} peaks on a stroke, {side} the {chance:.1f}% chance rate"
+def closer(measure, unit):
+    """Which layer's Grad-CAM lies nearer the strokes by one measure, as a phrase."""
+    a, b = score["relu2"][measure], score[last][measure]
+    return (f"relu2 {a:.0f}{unit} against {last} {b:.0f}{unit}", "relu2" if a > b else
+            last if b > a else None)
 
 
+peaks_text, peaks_winner = closer("close", f"/{len(x)}")
+mass_text, mass_winner = closer("mass", "%")
+if peaks_winner and peaks_winner == mass_winner:
+    verdict = (f"by both measures {peaks_winner}'s map lies nearer the strokes than "
+               f"{last if peaks_winner == 'relu2' else 'relu2'}'s")
+else:
+    verdict = "the two measures do not agree on which layer lies nearer the strokes"
+exact = ""
+if (score["relu2"]["on"] < score[last]["on"] and peaks_winner == "relu2"
+        and 0 < score["relu2"]["median"] <= NEAR):
+    exact = (f" Exactly on a stroke pixel the order reverses (relu2 {score['relu2']['on']}, "
+             f"{last} {score[last]['on']} of {len(x)}; median distance of a peak to the "
+             f"nearest stroke pixel: relu2 {score['relu2']['median']:.1f} px, {last} "
+             f"{score[last]['median']:.1f} px): relu2's peaks sit beside the strokes, not on "
+             "them.")
 common.save(fig, args, "2_grad_cam_layers.png",
             f"Grad-CAM for the true class at relu2 ({grid['relu2']}) and at the last ReLU, "
             f"{last} ({grid[last]}), in "
             "opaque viridis with the digit's outline in grey, one scale per row; x marks each "
-            "map's peak. Look at how much finer the relu2 map is, and whether its peaks sit "
-            f"on the strokes: measured over {len(x)} test digits, relu2 gets "
-            f"{versus_chance(on_stroke['relu2'])}; {last} gets "
-            f"{versus_chance(on_stroke[last])}. Grad-CAM at two depths as in Selvaraju et al. "
-            "2017.")
+            "map's peak, and each panel's title gives the peak's distance to the nearest "
+            f"stroke pixel and the share of the map's mass within {NEAR} pixels of a stroke. "
+            "Look at how much finer the relu2 map is, and how close its x sits to the "
+            f"strokes. Measured over {len(x)} test digits, peaks within {NEAR} pixels of a "
+            f"stroke: {peaks_text}; mass within {NEAR} pixels: {mass_text} (a random pixel "
+            f"is that close {near_chance:.1f}% of the time): {verdict}.{exact} Grad-CAM at two "
+            "depths as in Selvaraju et al. 2017.")
 
 print("What to look at:")
 print("  * 1_cam_equals_grad_cam: the two signed rows are the same picture (the difference")
-print("    printed above); the x marks each map's peak: compare it with the stroke counts.")
-print("  * 2_grad_cam_layers: the rows differ in resolution; the table above says how often")
-print("    each layer's map peaks on a stroke and how much it changes with the class.")
+print("    printed above); the x marks each map's peak: compare it with the distance counts.")
+print("  * 2_grad_cam_layers: the rows differ in resolution; the table above says how near")
+print("    each layer's map lies to the strokes and how much it changes with the class.")
