@@ -75,6 +75,46 @@ print(f"   highest pointing game: {best_pointing} ({100 * results[best_pointing]
       f"most energy in the mask: {best_energy} ({100 * results[best_energy][1]:.1f}%, "
       f"{results[best_energy][1] / even:.1f}x the even spread)")
 
+
+
+def grown(masks, pixels=1):
+    """(N, H, W) bool -> the masks grown by ``pixels`` in all 8 directions (a square
+    dilation): the outline of the grown mask runs that many pixels outside the defect."""
+    out = masks.copy()
+    for _ in range(pixels):
+        padded = np.pad(out, ((0, 0), (1, 1), (1, 1)))
+        out = np.zeros_like(out)
+        for dr in (0, 1, 2):
+            for dc in (0, 1, 2):
+                out |= padded[:, dr:dr + masks.shape[1], dc:dc + masks.shape[2]]
+    return out
+
+
+def edge_pixels(masks):
+    """(N, H, W) bool -> the mask pixels with a 4-neighbour outside the mask: where an
+    outline drawn on the mask's own border lies."""
+    padded = np.pad(masks, ((0, 0), (1, 1), (1, 1)))
+    inner = (padded[:, :-2, 1:-1] & padded[:, 2:, 1:-1] & padded[:, 1:-1, :-2]
+             & padded[:, 1:-1, 2:])
+    return masks & ~inner
+
+
+# how much of each map a line on the defect's border would cover: its share of the map's
+# energy in the defect that sits on the defect's edge pixels, per class
+edges = edge_pixels(md)
+edge_share, on_edge = {}, {}
+for c in (1, 2):
+    pick = yd == c
+    if not pick.any():
+        continue
+    edge_share[c] = float(edges[pick].sum() / md[pick].sum())
+    on_edge[c] = {name: float(((maps[pick] * edges[pick]).sum(axis=(1, 2)) / np.maximum(
+        (maps[pick] * md[pick]).sum(axis=(1, 2)), 1e-12)).mean()) for name, maps in scores.items()}
+    print(f"   {names[c]}: the edge pixels are {100 * edge_share[c]:.0f}% of the defect's "
+          "pixels; share of each map's energy on the defect that lies on them: " +
+          ", ".join(f"{name} {100 * v:.0f}%" for name, v in on_edge[c].items()))
+OUTLINE = dict(colors="red", linewidths=0.7, linestyles="dashed")   # red: not in viridis
+
 for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks are thin and
     rows = np.flatnonzero(yd == c)[:4]             # weaker, a shared row scale would hide them
     if len(rows) == 0:
@@ -84,8 +124,10 @@ for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks 
     map_rows = [(f"{name}{' max|RGB|' if name != 'Grad-CAM' else ''}", "positive", maps[rows])
                 for name, maps in scores.items()]
     fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows])] + map_rows,
-                           masks=md[rows], outline=("image", "positive"),
                            column_titles=titles, size=2.1)
+    for j, mask in enumerate(grown(md[rows])):     # the outline 1 pixel outside the defect
+        for ax in fig.panels[:, j]:
+            ax.contour(mask.astype(float), levels=[0.5], **OUTLINE)
     weak = []                                      # panels that get plot's "weak" label
     for name, kind, maps in map_rows:
         scale = plot.row_scale(maps, kind)
@@ -102,7 +144,14 @@ for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks 
                 f"Guided backprop, Grad-CAM and Guided Grad-CAM (rows; the non-negative maps "
                 f"that are scored, largest |value| over RGB for the gradient maps) for four "
                 f"held-out {class_name} images, in opaque viridis, one scale per row; the true "
-                f"defect is outlined in white in every row. A panel labelled 'weak: max v (p% of "
+                f"defect is outlined in every row by a thin dashed red line drawn one pixel "
+                f"OUTSIDE the defect, so the line covers no defect pixel: on the defect's edge "
+                f"pixels ({100 * edge_share[c]:.0f}% of the {class_name} pixels of all "
+                f"{(yd == c).sum()} held-out {class_name} images) lies "
+                f"{100 * on_edge[c]['Guided Grad-CAM']:.0f}% of Guided Grad-CAM's energy on "
+                f"the defect, which a solid line on the border itself would partly cover (the "
+                f"white line used before). A panel labelled "
+                f"'weak: max v (p% of "
                 f"row)' peaks under a quarter of its row's scale, so it looks almost empty "
                 f"(here: {', '.join(weak) or 'none'}). A thin map can look faint even so: the "
                 f"Guided Grad-CAM row's peak / mean on the defect, in % of the row's scale, is "
