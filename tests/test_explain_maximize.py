@@ -88,3 +88,68 @@ def test_bad_arguments():
         class_model(model, 0, init="mean", image_shape=(1, 8, 8))
     with pytest.raises(ValueError, match="class ids in"):
         class_model(model, 5, image_shape=(1, 8, 8))
+
+
+# ----- Olah et al.'s regularizers (regularizers.py; their gradients: test_explain_regularizers)
+ALL_ON = dict(jitter=1, scales=(0.9, 1.1), degrees=10, smoothness=0.01, fourier=True,
+              value_range=(0.0, 1.0), diversity=1.0, diversity_layer="relu1", n_images=2,
+              normalized_steps=True)
+
+
+def test_regularizers_at_their_defaults_are_the_plain_ascent():
+    """Every regularizer argument given at its default value: the same images, bit for bit."""
+    model = tiny_net()
+    defaults = dict(jitter=0, scales=(1.0, 1.0), degrees=0.0, smoothness=0.0, fourier=False,
+                    value_range=None, diversity=0.0, n_images=1, normalized_steps=False)
+    plain, plain_scores = class_model(model, 1, steps=3, image_shape=(1, 8, 8))
+    same, same_scores = class_model(model, 1, steps=3, image_shape=(1, 8, 8), **defaults)
+    np.testing.assert_array_equal(plain, same)
+    np.testing.assert_array_equal(plain_scores, same_scores)
+    image = maximize_activation(model, "relu2", 0, image_shape=(1, 8, 8), steps=3, **defaults)[0]
+    np.testing.assert_array_equal(image, maximize_activation(model, "relu2", 0,
+                                                             image_shape=(1, 8, 8), steps=3)[0])
+
+
+def test_the_regularized_ascents_rise_and_keep_the_range():
+    """With every regularizer on, the objective rises (Lucid's objective tests), the images
+    stay inside value_range, and class_model returns n_images per class, class by class."""
+    model = tiny_net()
+    images, history = class_model(model, [0, 2], steps=15, step_size=0.2, alpha=0.01,
+                                  image_shape=(1, 8, 8), **ALL_ON)
+    assert images.shape == (4, 1, 8, 8)
+    assert history[-1] > history[0]
+    assert images.min() > 0 and images.max() < 1
+    means = np.full((2, 1, 8, 8), 0.3)
+    from_mean, rising = class_model(model, [0, 2], steps=5, step_size=0.2, init="mean",
+                                    mean_image=means, image_shape=(1, 8, 8), **ALL_ON)
+    assert from_mean.shape == (4, 1, 8, 8) and rising[-1] > rising[0]
+    image, activation, dead = maximize_activation(model, "relu2", 0, image_shape=(1, 8, 8),
+                                                  steps=15, lr=0.2, **ALL_ON)
+    assert image.shape == (2, 1, 8, 8) and activation[-1] > activation[0] and not dead
+
+
+def test_a_dead_channel_is_reported_by_the_regularized_ascent_too():
+    model = tiny_net()
+    model["conv2"].params["W"][2] = 0
+    model["conv2"].params["b"][2] = -1.0
+    options = dict(ALL_ON, diversity=0.0)             # diversity's own gradient is not 0
+    assert maximize_activation(model, "relu2", 2, image_shape=(1, 8, 8), steps=2, **options)[2]
+
+
+def test_bad_regularizer_arguments():
+    model = tiny_net()
+    with pytest.raises(TypeError, match="unknown regularizer argument"):
+        class_model(model, 0, image_shape=(1, 8, 8), blur=1.0)
+    with pytest.raises(ValueError, match="diversity needs n_images >= 2"):
+        class_model(model, 0, image_shape=(1, 8, 8), diversity=1.0, diversity_layer="relu1")
+    with pytest.raises(ValueError, match="diversity needs diversity_layer"):
+        class_model(model, 0, image_shape=(1, 8, 8), diversity=1.0, n_images=2)
+    with pytest.raises(ValueError, match="value_range must be"):
+        class_model(model, 0, image_shape=(1, 8, 8), value_range=(1.0, 0.0))
+    with pytest.raises(ValueError, match="scales"):
+        class_model(model, 0, image_shape=(1, 8, 8), scales=(1.1, 0.9))
+    with pytest.raises(ValueError, match="mean_image must be"):
+        class_model(model, [0, 1], init="mean", mean_image=np.zeros((1, 8, 8)),
+                    image_shape=(1, 8, 8), fourier=True)
+    with pytest.raises(ValueError, match="class ids in"):
+        class_model(model, [0, 5], image_shape=(1, 8, 8), fourier=True)
