@@ -100,3 +100,28 @@ def tang_deep_model(num_classes=5, in_channels=1, seed=0):
     layers += [Flatten(name="flatten"), Linear(channels, 128, name="fc1"), ReLU(name="relu5"),
                Dropout(0.3, name="dropout"), Linear(128, num_classes, name="fc2")]
     return he_normal(Sequential(layers, seed=seed), seed)
+
+
+def vgg_colour_model(num_classes=8, in_channels=3, widths=(16, 16, 32, 32, 64, 64), seed=0):
+    """A small VGG-style colour network (Simonyan & Zisserman 2015: stacks of 3x3
+    convolutions, padding 1, a 2x2 max pool after every second one), our stand-in for the
+    VGG16 of Tang et al. (seed 004, sec. 3.2) on datasets.colour_shapes: six conv layers,
+    each followed by ReLU, with pools after conv2, conv4 and conv6, then global average
+    pooling and one Linear layer. He-initialized.
+
+    Nodes: conv1, relu1, conv2, relu2, pool1, conv3, relu3, conv4, relu4, pool2, conv5,
+    relu5, conv6, relu6, pool3, gap, fc (``widths`` gives one width per conv, so its
+    length sets the depth; it must be even). x: (N, in_channels, H, W) -> logits
+    (N, num_classes); a 32x32 input gives 32, 32, 16, 16, 8, 8 pixel maps at conv1-conv6.
+    """
+    if len(widths) < 2 or len(widths) % 2:
+        raise ValueError(f"widths must list an even number (>= 2) of conv widths, got "
+                         f"{widths!r}")
+    nodes, channels = [], in_channels
+    for i, width in enumerate(widths, start=1):
+        nodes += [Conv2D(channels, width, 3, padding=1, name=f"conv{i}"), ReLU(name=f"relu{i}")]
+        if i % 2 == 0:
+            nodes.append(MaxPool2D(2, name=f"pool{i // 2}"))
+        channels = width
+    nodes += [GlobalAvgPool2D(name="gap"), Linear(channels, num_classes, name="fc")]
+    return he_normal(Sequential(nodes, seed=seed), seed)
