@@ -52,9 +52,23 @@ pre{background:#f4f4f4;padding:.6em;overflow:auto;font-size:.85em}
 .fail{color:#b00}.meta{color:#777;font-size:.85em}h2{border-top:2px solid #ccc;padding-top:.6em}"""
 
 
+def exercises_html(path):
+    """The exercises that go with a lesson (each exercise's ``lessons`` in
+    scratchcnn/exercises), with the command that starts one; '' if there are none."""
+    from scratchcnn.exercises import exercises_for_lesson
+    items = "".join(
+        f"<li><code>{html.escape(e.name)}</code>: {html.escape(e.description)}. Start it with "
+        f"<code>python -m scratchcnn.exercises start {html.escape(e.name)}</code></li>"
+        for e in exercises_for_lesson(path.name[:2]))
+    return (f"<h3>Exercises: write the math yourself</h3><ul>{items}</ul>"
+            "<p class=\"meta\">Then <code>python -m scratchcnn.exercises check NAME</code> "
+            "grades it; <code>hint NAME</code> gives one hint at a time.</p>") if items else ""
+
+
 def write_gallery(out, runs):
     """OUT/index.html: per lesson its introduction, every figure at full width (click for
-    the full-size image) with its caption, and what the lesson printed. No external assets."""
+    the full-size image) with its caption, what the lesson printed, and the exercises
+    that go with it. No external assets."""
     sections = []
     for path, ok, seconds, output in runs:
         folder = out / path.stem
@@ -74,7 +88,7 @@ def write_gallery(out, runs):
             f'{status}</h2><p class="meta">ran in {seconds:.1f} s</p>'
             f'<div class="intro">{html.escape(intro)}</div>{figures}'
             f"<h3>What the lesson measured and printed</h3><pre>{html.escape(output)}</pre>"
-            "</section>")
+            f"{exercises_html(path)}</section>")
     toc = "".join(f'<li><a href="#{p.stem}">{html.escape(p.stem)}: '
                   f"{html.escape(docstring_of(p)[0])}</a></li>" for p, *_ in runs)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>scratchcnn lessons</title>
@@ -90,9 +104,9 @@ computed by it on the embedded data. Click a figure to open it at full size.</p>
 
 # Lessons that load a model another lesson trains (common.py caches it) start after it:
 # 04, 07, 08 read the slides' MNIST model of 03; 09 Tang's deep net of 07; 11 the ResNet of
-# 10; 12 the MNIST model of 03 and the surface model of 06.
+# 10; 12 the MNIST model of 03 and the surface model of 06; 13 the slides' model of 03.
 AFTER = {"04": ("03",), "07": ("03",), "08": ("03",), "09": ("07",), "11": ("10",),
-         "12": ("03", "06")}
+         "12": ("03", "06"), "13": ("03",)}
 # Side by side, the heads of the longest chains start first (03 -> 07 -> 09, 10 -> 11).
 FIRST = ("03", "10")
 

@@ -9,4 +9,6 @@ Each exercise (registry.py) is graded against an independent oracle (oracles.py'
 central finite differences, or a case computed by hand) and names the typical mistakes
 it recognizes; ``check NAME --solution`` grades the library's own implementation.
 """
-from .registry import EXERCISES, exercise, exercises_for_lesson  # noqa: F401
+from .registry import EXERCISES, exercise, exercises_for_lesson
+
+__all__ = ["EXERCISES", "exercise", "exercises_for_lesson"]

@@ -4,7 +4,7 @@ where each hidden unit switches), and one LRP-epsilon step through a Linear laye
 by loops and a case computed by hand."""
 import numpy as np
 
-from .grading import (Exercise, Mistake, call, describe, expect_close, expect_tuple)
+from .grading import Exercise, Mistake, call, describe, expect_close, expect_tuple, show
 from .networks import SmallMLP
 from .stubs import stub
 
@@ -28,7 +28,7 @@ def _ig_cases():
 
 def _grade_ig(fn):
     for description, net, x, target, baseline, steps, tolerance in _ig_cases():
-        case = f"{description} ({describe(x=x)}, target {target!r})"
+        case = f"{description} ({describe(x=x)}, target {show(target)})"
         x_prime = np.zeros_like(x) if baseline is None else baseline
         targets = np.broadcast_to(np.asarray(target), (len(x),))
         args = (net.model(), x, target) + (() if baseline is None else (baseline,))

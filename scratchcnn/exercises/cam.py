@@ -5,8 +5,8 @@ import numpy as np
 
 from . import oracles
 from .networks import SmallCNN
-from .grading import (Exercise, Mistake, call, describe, expect_close,
-                      expect_gradient, expect_tuple, finite_differences)
+from .grading import (Exercise, Mistake, call, describe, expect_close, expect_gradient,
+                      expect_tuple, finite_differences, show)
 from .stubs import stub
 
 # Hand-computed: two 2x3 feature maps, class 1's weights (2, -1): CAM = 2 f0 - f1.
@@ -117,7 +117,7 @@ def _grade_grad_cam(fn):
     net = SmallCNN(rng)
     x = rng.standard_normal((2, 2, 6, 5))
     for layer, target in (("relu1", np.array([1, 3])), ("conv2", 4)):
-        case = f"{describe(x=x)}, layer={layer!r}, target={target!r}"
+        case = f"{describe(x=x)}, layer={layer!r}, target={show(target)}"
         targets = np.broadcast_to(np.asarray(target), (len(x),))
         weights, activations = expect_tuple(call(fn, case, net.model(), x, target, layer), 2,
                                             "weights, activations", case)
@@ -130,7 +130,6 @@ def _grade_grad_cam(fn):
                 s = oracles.softmax_rows(s)
             return float(s[np.arange(len(v)), targets].sum())
         gradient = finite_differences(score, a.copy())            # dS_c/dA, every entry
-        m = a.shape[2] * a.shape[3]
         expect_gradient(weights, gradient.mean(axis=(2, 3)), "weights", case, [
             Mistake("Grad-CAM weights summed instead of averaged",
                     "w_k = (1/M) sum_ij dS_c/dA_k,ij: the MEAN over the M = h*w positions.",

@@ -90,7 +90,8 @@ def load(name, folder):
     try:
         spec.loader.exec_module(module)
     except SyntaxError as error:
-        raise Failure(f"{path}, line {error.lineno}: SyntaxError: {error.msg}") from None
+        raise Failure(f"{error.filename or path}, line {error.lineno}: SyntaxError: "
+                      f"{error.msg}") from None
     except Exception as error:              # noqa: BLE001 (the learner's file: report it)
         raise Failure(f"importing {path} raised {type(error).__name__}: {error}") from None
     function = getattr(module, name, None)

@@ -67,7 +67,8 @@ def _grade_forward(fn, matmul=False):
     for k, (x_shape, w_shape, stride, padding) in enumerate(FORWARD_CASES, 1):
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         b = rng.standard_normal(w_shape[0])
-        case = f"case {k} of {len(FORWARD_CASES)} ({describe(x=x, W=w, stride=stride, padding=padding)})"
+        shown = describe(x=x, W=w, stride=stride, padding=padding)
+        case = f"case {k} of {len(FORWARD_CASES)} ({shown})"
         y = call(fn, case, x, w, b, stride, padding)
         expected = oracles.conv_loops(x, w, b, pair(stride), pair(padding))
         expect_close(y, expected, "y", case,
@@ -177,7 +178,8 @@ def _grade_im2col(fn):
     rng = np.random.default_rng(31)
     for k, (x_shape, (kh, kw), stride, padding) in enumerate(IM2COL_CASES, 1):
         x = rng.standard_normal(x_shape)
-        case = (f"case {k} of {len(IM2COL_CASES)} ({describe(x=x, kh=kh, kw=kw, stride=stride, padding=padding)})")
+        shown = describe(x=x, kh=kh, kw=kw, stride=stride, padding=padding)
+        case = f"case {k} of {len(IM2COL_CASES)} ({shown})"
         cols = call(fn, case, x, kh, kw, stride, padding)
         expect_close(cols, oracles.im2col_loops(x, kh, kw, pair(stride), pair(padding)), "cols",
                      case, _im2col_mistakes(x, kh, kw, stride, padding),
@@ -291,8 +293,9 @@ def _grade_col2im(fn):
         n, c, h, w = x_shape
         oh, ow = oracles.out_size(h, kh, s[0], p[0]), oracles.out_size(w, kw, s[1], p[1])
         cols = rng.standard_normal((c * kh * kw, n * oh * ow))
-        case = (f"case {k} of {len(COL2IM_CASES)} "
-                f"({describe(cols=cols, x_shape=x_shape, kh=kh, kw=kw, stride=stride, padding=padding)})")
+        shown = describe(cols=cols, x_shape=x_shape, kh=kh, kw=kw, stride=stride,
+                         padding=padding)
+        case = f"case {k} of {len(COL2IM_CASES)} ({shown})"
         dx = call(fn, case, cols, x_shape, kh, kw, stride, padding)
         expected = oracles.col2im_loops(cols, x_shape, kh, kw, s, p)
         covered = np.broadcast_to(oracles.coverage(x_shape, kh, kw, s, p), x_shape)

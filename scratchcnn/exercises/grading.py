@@ -266,6 +266,11 @@ def describe(**named):
                      for k, v in named.items())
 
 
+def show(value):
+    """An array as a list, anything else as it is: for case descriptions."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
 def distinct_values(rng, shape, low=-2.0, high=2.0, gap=1e-3):
     """Random float64 values of ``shape``, all different by at least ``gap`` (no ties for a
     max or a sort to break), away from 0 by ``gap`` (no kink of a ReLU or |x|)."""

@@ -37,12 +37,16 @@ def _grade(fn):
             raise Failure(f"{case}: loss has shape {shape}; it must be ONE number, the mean "
                           "over the batch" + (" (the per-example losses are not averaged)"
                                               if shape == (n,) else ""))
-        overflow = Mistake("exp overflows: the row's maximum is not subtracted first",
+        overflow = Mistake("exp overflows (NaN): the row's maximum is not subtracted first",
                            "softmax(z) = softmax(z - max(z)), and log sum exp(z) = m + log sum "
                            "exp(z - m) with m = max(z): nothing overflows.",
-                           test=lambda got: not np.all(np.isfinite(got)))
+                           test=lambda got: bool(np.isnan(got).any()))
+        underflow = Mistake("the log of a probability that underflowed to 0 (infinite loss)",
+                            "exp(-2000) is 0 in floating point, so log(softmax(z)) is -inf: "
+                            "take log p = (z - m) - log(sum over j of exp(z_j - m)) directly.",
+                            test=lambda got: bool(np.isinf(got).any()))
         expect_close(np.float64(loss), expected, "loss", case, [
-            overflow,
+            overflow, underflow,
             Mistake("the loss summed over the batch instead of averaged",
                     "loss = (1/N) * sum over the batch of -log p[n, labels[n]].", expected * n),
             Mistake("the sign of the loss flipped", "cross-entropy is -log p, a positive "
@@ -78,7 +82,9 @@ def softmax_cross_entropy(logits, labels):
         loss    = (1/N) * sum over n of -log p[n, labels[n]]          (the batch MEAN)
         dL/dz   = (p - onehot(labels)) / N
 
-    Subtract each row's maximum first (softmax does not change): exp(1000) overflows.
+    With m the row's maximum, log p[n, k] = (z[n, k] - m) - log(sum over j of
+    exp(z[n, j] - m)) (log-sum-exp): exp(1000) would overflow, and log(exp(-2000))
+    would be log(0).
 
     logits: (N, K) floats; labels: (N,) ints in [0, K)
     returns (loss, dlogits): loss one number (a float), dlogits (N, K)

@@ -2,8 +2,8 @@
 objective with Tang et al.'s L1 penalty, graded by finite differences of the objective."""
 import numpy as np
 
-from .grading import (Exercise, Mistake, as_array, call, describe, expect_close,
-                      expect_gradient, expect_shape, expect_tuple, finite_differences)
+from .grading import (Exercise, Mistake, as_array, call, describe, expect_close, expect_gradient,
+                      expect_shape, expect_tuple, finite_differences, show)
 from .networks import SmallMLP
 from .stubs import stub
 
@@ -17,7 +17,7 @@ def _grade(fn):
         image = rng.uniform(0.1, 1.0, shape) * rng.choice([-1, 1], shape)   # |I| > 0: no kink
         cases.append((image, target, step_size, alpha))
     for image, target, step_size, alpha in cases:
-        case = (f"{describe(image=image)}, target {target!r}, step_size {step_size}, "
+        case = (f"{describe(image=image)}, target {show(target)}, step_size {step_size}, "
                 f"alpha {alpha}")
         targets = np.broadcast_to(np.asarray(target), (len(image),))
         rows = np.arange(len(image))

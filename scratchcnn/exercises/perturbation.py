@@ -3,7 +3,8 @@ each graded against loops that occlude or delete one position at a time and run 
 grader's own forward pass of the same small network."""
 import numpy as np
 
-from .grading import (Exercise, Mistake, call, describe, distinct_values, expect_close, pair)
+from .grading import (Exercise, Mistake, call, describe, distinct_values, expect_close, pair,
+                      show)
 from .networks import SmallConvNet
 from .stubs import stub
 
@@ -36,7 +37,7 @@ def _grade_occlusion(fn):
     x = rng.standard_normal((2, 2, 6, 7))
     for window, stride, target, baseline in (((3, 2), (2, 1), np.array([1, 3]), 0.0),
                                              (2, 2, 0, 0.5)):
-        case = (f"{describe(x=x)}, window {window}, stride {stride}, target {target!r}, "
+        case = (f"{describe(x=x)}, window {window}, stride {stride}, target {show(target)}, "
                 f"baseline {baseline}")
         targets = np.broadcast_to(np.asarray(target), (len(x),))
         w, s = pair(window), pair(stride)
@@ -159,7 +160,7 @@ def _grade_deletion(fn):
             (per_pixel, 4, (predicted + 1) % 4, 0.0),
             (per_channel, 5, int((predicted[0] + 2) % 4), 0.25)):
         case = (f"{describe(x=x, attribution=attribution)}, steps {steps}, target "
-                f"{target if np.isscalar(target) else target.tolist()}, baseline {baseline}")
+                f"{show(target)}, baseline {baseline}")
         targets = np.broadcast_to(np.asarray(target), (len(x),))
         expected = _deletion_loops(net, x, targets, attribution, steps, baseline)
         got = call(fn, case, net.model(), x, target, attribution, steps=steps, baseline=baseline)

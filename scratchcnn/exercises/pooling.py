@@ -13,7 +13,8 @@ HAND_X = np.array([[[[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 7], [9, 1, 3, 2]]]], 
 HAND_OUT = np.array([[[[5, 8], [9, 7]]]], dtype=np.float64)
 HAND_SWITCHES = np.array([[[[1, 6], [12, 11]]]], dtype=np.int64)
 
-POOL_CASES = [((2, 3, 6, 7), (2, 2), 2), ((1, 2, 7, 8), (3, 2), (2, 1)), ((2, 1, 5, 9), (3, 3), (1, 3))]
+POOL_CASES = [((2, 3, 6, 7), (2, 2), 2), ((1, 2, 7, 8), (3, 2), (2, 1)),
+              ((2, 1, 5, 9), (3, 3), (1, 3))]
 
 
 def _switch_mistakes(switches, x_shape, kh, kw, stride):
@@ -41,7 +42,8 @@ def _grade_maxpool(fn):
     rng = np.random.default_rng(35)
     for k, (shape, (kh, kw), stride) in enumerate(POOL_CASES, 1):
         x = distinct_values(rng, shape)            # no ties: one winner per window
-        cases.append((f"case {k} of {len(POOL_CASES)} ({describe(x=x, kh=kh, kw=kw, stride=stride)})",
+        shown = describe(x=x, kh=kh, kw=kw, stride=stride)
+        cases.append((f"case {k} of {len(POOL_CASES)} ({shown})",
                       x, (kh, kw), stride, oracles.maxpool_loops(x, kh, kw, pair(stride))))
     for case, x, (kh, kw), stride, (out, switches) in cases:
         got_out, got_switches = expect_tuple(call(fn, case, x, kh, kw, stride), 2,
@@ -120,7 +122,8 @@ def _reference_maxpool(x, kh, kw, stride):
 
 
 # ----- unpooling ---------------------------------------------------------------------------
-UNPOOL_CASES = [((1, 2, 5, 6), (3, 3), 1), ((2, 3, 7, 8), (3, 2), (2, 1)), ((2, 1, 6, 6), (2, 2), 2)]
+UNPOOL_CASES = [((1, 2, 5, 6), (3, 3), 1), ((2, 3, 7, 8), (3, 2), (2, 1)),
+                ((2, 1, 6, 6), (2, 2), 2)]
 
 
 def _grade_unpool(fn):
