@@ -98,12 +98,12 @@ def conv2d_forward(x, W, b, stride, padding):
 
     x_pad is x with ph rows of zeros above and below and pw columns of zeros left and right.
 
-    x:       (N, C, H, W)   a batch of images
+    x:       (N, C, H, X)   a batch of images, H rows and X columns each
     W:       (O, C, KH, KW) O filters
     b:       (O,)           one bias per filter
     stride:  an int s, meaning (s, s), or a pair (sh, sw) (rows, columns)
     padding: an int p, meaning (p, p), or a pair (ph, pw)
-    returns y: (N, O, OH, OW), OH = (H + 2*ph - KH) // sh + 1, OW = (W + 2*pw - KW) // sw + 1
+    returns y: (N, O, OH, OW), OH = (H + 2*ph - KH) // sh + 1, OW = (X + 2*pw - KW) // sw + 1
 
     Four loops (n, o, r, c) with a sum over each patch are fine: correct first, fast later.
     """
@@ -249,7 +249,8 @@ def conv2d_matmul(x, W, b, stride, padding):
                                                          a column per (n, oh, ow)
         y     = y_mat as (N, O, OH, OW)
 
-    x: (N, C, H, W); W: (O, C, KH, KW); b: (O,); stride, padding: an int or a pair
+    x: (N, C, H, X) (X columns); W: (O, C, KH, KW); b: (O,); stride, padding: an int or
+    a pair
     returns y: (N, O, OH, OW), equal to conv2d_forward's.
 
     You may reuse your im2col: this file's folder is on the import path while it is
@@ -441,9 +442,9 @@ def conv2d_backward(dy, x, W, stride, padding):
     or, as loops: every dy[n, o, r, c] adds dy * x_pad[n, ch, r*sh + i, c*sw + j] to
     dW[o, ch, i, j] and dy * W[o, ch, i, j] to dx_pad[n, ch, r*sh + i, c*sw + j].
 
-    dy: (N, O, OH, OW); x: (N, C, H, W), the forward's input; W: (O, C, KH, KW)
+    dy: (N, O, OH, OW); x: (N, C, H, X), the forward's input; W: (O, C, KH, KW)
     stride, padding: an int or a pair, as in the forward pass
-    returns (dW (O, C, KH, KW), db (O,), dx (N, C, H, W))
+    returns (dW (O, C, KH, KW), db (O,), dx (N, C, H, X))
 
     You may reuse your im2col and col2im (`from im2col import im2col`).
     """

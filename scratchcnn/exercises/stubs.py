@@ -3,8 +3,9 @@ function (its docstring: shapes, the equation, the paper; its body: NotImplement
 
 HEADER = '''"""Exercise {name} (scratchcnn): {title}.
 
-Write the body of {name} below, then grade it:
-    python -m scratchcnn.exercises check {name}        (add --dir DIR if it is not in my_exercises/)
+Write the body of {name} below, then grade it
+(add --dir DIR if this file is not in my_exercises/):
+    python -m scratchcnn.exercises check {name}
 Stuck? One hint at a time:
     python -m scratchcnn.exercises hint {name}
 """
