@@ -7,9 +7,16 @@ reference/pool.py) are the definitions every faster route is compared with.
   max |a - b| / max |b|).
 * max pooling with switches (plain and Numba) equals ``maxpool_loops`` exactly, ties
   included (the first maximum in row-major order wins), on overlapping windows too.
+* The tie rule: a value within ``tie_tolerance`` of a window's maximum ties with it (the
+  first such position wins, and the output is its value), one just beyond does not, on
+  every room; so a saliency map of an untrained slides' model is the same alone and in a
+  batch of 100 (1e-6 of its maximum), where it differs by more than 1 % with no
+  tolerance (the negative control).
 * Negative controls: a convolution with one filter tap changed, and switches with a tie
   given to the later entry, are caught by the same comparisons.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -84,3 +91,51 @@ def test_max_pooling_equals_the_loops_ties_included(case):
         i, j = np.argwhere(window == window.max())[-1]
         last[index] = (r * stride[0] + i) * w + col * stride[1] + j
     assert not np.array_equal(last, switches)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("window", [(2, 2, 2), (3, 3, 2)], ids=["2x2s2", "3x3s2"])
+def test_a_value_within_the_tolerance_ties_and_one_beyond_it_does_not(dtype, window):
+    """Image 0's largest |x| is 4, so its tolerance is 128 eps * 4; image 1 is all small
+    (largest 1), so the same gap is beyond its tolerance there. Image 2 is all zero: its
+    tolerance is 0 and every window is an exact tie, won by its first position."""
+    kh, kw, stride = window
+    x = np.zeros((3, 1, 4, 6), dtype)
+    x[0, 0, 3, 5] = -4.0
+    x[1, 0, 3, 5] = -1.0
+    tolerance = pool.tie_tolerance(x)
+    eps = np.finfo(dtype).eps
+    assert tolerance[0] == dtype(128 * eps * 4) and tolerance[1] == dtype(128 * eps)
+    assert tolerance[2] == 0
+    gap = dtype(100 * eps * 4)                   # within image 0's tolerance, beyond image 1's
+    x[:2, 0, 0, 0] = dtype(0.5)                 # the first position of the first window ...
+    x[:2, 0, 0, 1] = dtype(0.5) + gap           # ... its neighbour, larger by the gap
+    out, switches = pool.maxpool_loops(x, kh, kw, (stride, stride))
+    corners = (np.arange(switches.shape[2])[:, None] * stride * x.shape[3]
+               + np.arange(switches.shape[3])[None, :] * stride)
+    np.testing.assert_array_equal(switches[2, 0], corners)               # exact ties: first
+    assert switches[0, 0, 0, 0] == 0 and out[0, 0, 0, 0] == dtype(0.5)       # a tie: the first
+    assert switches[1, 0, 0, 0] == 1 and out[1, 0, 0, 0] == dtype(0.5) + gap  # a real maximum
+    for maxpool in (pool.maxpool_forward, fast_pool.maxpool_forward):
+        room_out, room_switches = maxpool(x, kh, kw, (stride, stride))
+        np.testing.assert_array_equal(room_switches, switches)
+        np.testing.assert_array_equal(room_out, out)
+
+
+@pytest.mark.parametrize("room", ["plain", "fast"])
+def test_a_saliency_map_does_not_depend_on_the_batch(room, monkeypatch):
+    """The slides' model (untrained, float32) on embedded MNIST digits: their blank
+    background makes relu2 constant up to rounding, and the batch of 100 rounds it
+    differently from the batch of 1 (im2col at 1, Winograd at 100 on the fast room)."""
+    (x, y), _ = sc.datasets.load("mnist")
+    model = sc.zoo.slides_mnist_model().eval()
+
+    def change():
+        with sc.use_reference() if room == "plain" else contextlib.nullcontext():
+            alone = sc.explain.saliency(model, x[:1], y[:1])[0]
+            in_batch = sc.explain.saliency(model, x[:100], y[:100])[0]
+        return np.abs(alone - in_batch).max() / np.abs(alone).max()
+    assert change() <= 1e-6
+    monkeypatch.setattr(pool, "TIE_ULPS", 0)         # negative control: no tolerance
+    assert change() > 1e-2
+

@@ -23,6 +23,7 @@ from ..reference.conv import columns_to_nchw, conv_output_size, nchw_to_columns 
 from ..reference.norm import (batchnorm_backward_sums, batchnorm_forward,  # noqa: F401
                               batchnorm_input_grad, batchnorm_statistics)
 from ..reference.pool import avgpool_backward, avgpool_forward, gather_at_switches  # noqa: F401
+from ..reference.pool import tie_tolerance
 
 # The CUDA sources live in gpu_sources.py (no CuPy there), so that a machine without
 # a GPU can compile-check them: tests/fast/test_gpu_compile.py.
@@ -61,7 +62,8 @@ def maxpool_forward(x, kh, kw, stride):
     oh, ow = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
     out = cp.empty((n, c, oh, ow), dtype=x.dtype)
     switches = cp.empty((n, c, oh, ow), dtype=cp.int64)
-    _maxpool(cp.ascontiguousarray(x), h, w, kh, kw, sh, sw, oh, ow, out, switches)
+    x = cp.ascontiguousarray(x)
+    _maxpool(x, tie_tolerance(x), c, h, w, kh, kw, sh, sw, oh, ow, out, switches)
     return out, switches
 
 

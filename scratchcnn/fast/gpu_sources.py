@@ -61,21 +61,27 @@ COL2IM = ElementwiseSpec(
     "scratchcnn_col2im")
 
 MAXPOOL = ElementwiseSpec(
-    "raw T x, int64 h, int64 w, int64 kh, int64 kw, int64 sh, int64 sw, int64 oh, int64 ow",
+    "raw T x, raw T tolerance, int64 c, int64 h, int64 w, int64 kh, int64 kw, int64 sh, "
+    "int64 sw, int64 oh, int64 ow",
     "T out, int64 switches",
     """
     long long plane = i / (oh * ow);
     long long y0 = ((i / ow) % oh) * sh, x0 = (i % ow) * sw;
-    long long where = y0 * w + x0;
-    T best = x[plane * h * w + where];
+    T best = x[plane * h * w + y0 * w + x0];
     for (long long a = 0; a < kh; ++a) {
         for (long long b = 0; b < kw; ++b) {
-            long long here = (y0 + a) * w + x0 + b;
-            T v = x[plane * h * w + here];
-            if (v > best) { best = v; where = here; }   // strictly greater: first max wins ties
+            T v = x[plane * h * w + (y0 + a) * w + x0 + b];
+            if (v > best) best = v;
         }
     }
-    out = best;
+    long long where = -1;   // the tie rule: the first position within the image's tolerance
+    for (long long a = 0; a < kh && where < 0; ++a) {
+        for (long long b = 0; b < kw && where < 0; ++b) {
+            long long here = (y0 + a) * w + x0 + b;
+            if (best - x[plane * h * w + here] <= tolerance[plane / c]) where = here;
+        }
+    }
+    out = x[plane * h * w + where];   // the value at the switch
     switches = where;
     """,
     "scratchcnn_maxpool")

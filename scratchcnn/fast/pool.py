@@ -9,59 +9,82 @@ from numba import uint64 as u
 
 from ..reference.conv import conv_output_size
 from ..reference.pool import avgpool_backward, avgpool_forward  # noqa: F401
+from ..reference.pool import tie_tolerance
 
 
 @njit(cache=True, parallel=True)
-def _maxpool_forward(x, kh, kw, sh, sw, oh, ow):
+def _largest_magnitude(x):
+    # max |x[b]| per image: reference.pool.tie_tolerance's scale, without a temporary |x|.
+    n = x.shape[0]
+    per_image = x.size // max(n, 1)
+    x_flat = x.ravel()
+    largest = np.zeros(n, dtype=x.dtype)
+    for b in prange(n):                       # thread owns image b
+        value = largest[b]                    # 0
+        for k in range(b * per_image, (b + 1) * per_image):
+            value = max(value, abs(x_flat[k]))
+        largest[b] = value
+    return largest
+
+
+@njit(cache=True, parallel=True)
+def _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow):
     n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     switches = np.empty((n, c, oh, ow), dtype=np.int64)
     x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
     for plane in prange(n * c):               # thread owns plane (b, ch)
         base, out_base = plane * h * w, plane * oh * ow
+        tie = tolerance[plane // c]
         for y in range(oh):
             for xo in range(ow):
-                where = (y * sh) * w + xo * sw
-                best = x_flat[base + where]
+                best = x_flat[base + (y * sh) * w + xo * sw]
                 for i in range(kh):
                     row = (y * sh + i) * w + xo * sw
                     for j in range(kw):
-                        v = x_flat[base + row + j]
-                        if v > best:          # strictly greater: first max wins ties
-                            best = v
+                        best = max(best, x_flat[base + row + j])
+                where = -1
+                for i in range(kh):           # the first position within the tolerance
+                    row = (y * sh + i) * w + xo * sw
+                    for j in range(kw):
+                        if where < 0 and best - x_flat[base + row + j] <= tie:
                             where = row + j
-                out_flat[out_base + y * ow + xo] = best
+                out_flat[out_base + y * ow + xo] = x_flat[base + where]
                 switch_flat[out_base + y * ow + xo] = where
     return out, switches
 
 
 @njit(cache=True, parallel=True)
-def _maxpool_2x2(x, oh, ow):
+def _maxpool_2x2(x, tolerance, oh, ow):
     # The same rule as _maxpool_forward for 2x2 windows at stride 2, written out: four
-    # reads, three comparisons in row-major order (strictly greater: the first max wins)
-    # and unsigned offsets, which LLVM compiles to vector selects (BENCHMARKS.md, "Rules
-    # in the code": Numba kernels).
+    # reads, their maximum, then the switch (and its value) chosen last-to-first so the
+    # first position within the tolerance is set last, and unsigned offsets, which LLVM compiles to vector
+    # selects (BENCHMARKS.md, "Rules in the code": Numba kernels).
     n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     switches = np.empty((n, c, oh, ow), dtype=np.int64)
     x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
     for plane in prange(n * c):               # thread owns plane (b, ch)
         base, out_base = u(plane * h * w), u(plane * oh * ow)
+        tie = tolerance[plane // c]
         for y in range(oh):
             top = base + u(2 * y * w)         # window rows 2y and 2y + 1
             bottom = top + u(w)
             dst, first = out_base + u(y * ow), 2 * y * w
             for xo in range(u(ow)):
                 left = u(2) * xo
-                where = first + np.int64(left)
-                best = x_flat[top + left]
-                if x_flat[top + left + u(1)] > best:
-                    best, where = x_flat[top + left + u(1)], first + np.int64(left) + 1
-                if x_flat[bottom + left] > best:
-                    best, where = x_flat[bottom + left], first + w + np.int64(left)
-                if x_flat[bottom + left + u(1)] > best:
-                    best, where = x_flat[bottom + left + u(1)], first + w + np.int64(left) + 1
-                out_flat[dst + xo] = best
+                a, b = x_flat[top + left], x_flat[top + left + u(1)]
+                d, e = x_flat[bottom + left], x_flat[bottom + left + u(1)]
+                best = max(max(a, b), max(d, e))
+                lowest = best - tie
+                value, where = e, first + w + np.int64(left) + 1
+                if d >= lowest:
+                    value, where = d, first + w + np.int64(left)
+                if b >= lowest:
+                    value, where = b, first + np.int64(left) + 1
+                if a >= lowest:
+                    value, where = a, first + np.int64(left)
+                out_flat[dst + xo] = value
                 switch_flat[dst + xo] = where
     return out, switches
 
@@ -71,9 +94,11 @@ def maxpool_forward(x, kh, kw, stride):
     sh, sw = stride
     oh = conv_output_size(x.shape[2], kh, sh, 0)
     ow = conv_output_size(x.shape[3], kw, sw, 0)
+    x = np.ascontiguousarray(x)
+    tolerance = tie_tolerance(x, largest=_largest_magnitude(x))
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
-        return _maxpool_2x2(np.ascontiguousarray(x), oh, ow)
-    return _maxpool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow)
+        return _maxpool_2x2(x, tolerance, oh, ow)
+    return _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow)
 
 
 @njit(cache=True, parallel=True)

@@ -4,6 +4,18 @@ The *switches* of a max pool are, for every output pixel, the flat index ``h * W
 of the winning input pixel inside its own (n, c) image plane (Zeiler & Fergus 2014,
 sec. 2.1: "switch" variables). Shape = pooled shape, dtype int64.
 
+**The tie rule.** A window's switch is the *first* position, in row-major order, whose
+value lies within ``tie_tolerance`` of the window's maximum, and its output is the value
+at the switch (so forward and backward are the same function: the output is the input at
+the switch, the gradient flows to the switch). The
+tolerance is a few rounding errors of the image's largest activation, so two values that
+differ only by the rounding of the layer below count as equal. Without it a blank
+background, where a conv layer's output is the same number everywhere up to rounding,
+gets its switches from the rounding, and the rounding of a matrix product depends on the
+batch size and on the algorithm (im2col or Winograd): a saliency map of one digit changed
+by 16-19 % of its maximum between a batch of 1 and a batch of 100 (BENCHMARKS.md, 2026-12-06).
+With exact ties (tolerance 0, or equal values) the rule is PyTorch's: the first maximum.
+
 ``maxpool_loops`` is the definition as loops (the oracle); ``maxpool_forward`` computes
 the same with one strided slice per window offset. The fast room's twins: fast/pool.py
 (Numba), fast/gpu.py.
@@ -14,30 +26,49 @@ from ..backend import array_module
 from .conv import conv_output_size
 
 
+# Two values of one image closer than TIE_ULPS rounding errors of its largest |activation|
+# are a tie (the module docstring; "Rules in the code": ties, in BENCHMARKS.md).
+TIE_ULPS = 128
+
+
+def tie_tolerance(x, largest=None):
+    """How far below a window's maximum a value may lie and still tie with it.
+
+    x: (N, C, H, W) -> (N,) of x's dtype: TIE_ULPS * eps(dtype) * max |x[n]|, one number
+    per image, so it does not depend on the other images of the batch. ``largest``:
+    max |x[n]| (N,) where it is already known (the fast room finds it in a kernel).
+    """
+    if largest is None:
+        largest = array_module(x).abs(x).reshape(x.shape[0], -1).max(axis=1)
+    return (TIE_ULPS * np.finfo(x.dtype).eps * largest).astype(x.dtype)
+
+
 def maxpool_loops(x, kh, kw, stride):
     """The definition of max pooling with switches, as loops: the oracle.
 
     x: (N, C, H, W); stride: (sh, sw)
     returns out: (N, C, OH, OW), OH = (H - KH) // sh + 1, and switches: (N, C, OH, OW)
-    int64, the flat index h*W + w of each window's maximum. Ties go to the first
-    position in row-major order (as in PyTorch).
+    int64: the switch is the flat index h*W + w of the first position in row-major order
+    whose value is within tie_tolerance(x)[n] of the window's maximum (the tie rule,
+    module docstring), and out is x at the switch.
     """
     sh, sw = stride
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
+    tolerance = tie_tolerance(x)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     switches = np.empty((n, c, oh, ow), dtype=np.int64)
     for image in range(n):
         for channel in range(c):
             for r in range(oh):
                 for col in range(ow):
-                    best, where = None, None
-                    for i in range(kh):
-                        for j in range(kw):
-                            value = x[image, channel, r * sh + i, col * sw + j]
-                            if best is None or value > best:     # strictly: first max wins
-                                best, where = value, (r * sh + i) * w + col * sw + j
-                    out[image, channel, r, col] = best
+                    window = [((r * sh + i) * w + col * sw + j,
+                               x[image, channel, r * sh + i, col * sw + j])
+                              for i in range(kh) for j in range(kw)]     # row-major order
+                    best = max(value for _, value in window)
+                    where, value = next((where, value) for where, value in window
+                                        if best - value <= tolerance[image])
+                    out[image, channel, r, col] = value
                     switches[image, channel, r, col] = where
     return out, switches
 
@@ -47,24 +78,26 @@ def maxpool_forward(x, kh, kw, stride):
 
     x: (N, C, H, W); stride: (sh, sw)
     returns out: (N, C, OH, OW) and switches: (N, C, OH, OW) int64, the flat
-    index h*W + w of the winner in its plane. Ties go to the first offset in
-    row-major order (as in PyTorch).
+    index h*W + w of the winner in its plane: the first position in row-major order
+    within tie_tolerance(x)[n] of the window's maximum (the tie rule, module docstring);
+    out is x at the switch.
     """
     sh, sw = stride
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
-    out = x[:, :, 0:sh * oh:sh, 0:sw * ow:sw].copy()
+    offsets = [(i, j) for i in range(kh) for j in range(kw)]            # row-major order
+    windows = [x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] for i, j in offsets]
+    best = windows[0]
+    for candidate in windows[1:]:
+        best = np.maximum(best, candidate)
+    lowest_tie = best - tie_tolerance(x)[:, None, None, None]
     rows = np.arange(oh)[:, None] * sh          # top-left corner of each window
     cols = np.arange(ow)[None, :] * sw
-    switches = np.broadcast_to(rows * w + cols, out.shape).copy()
-    for i in range(kh):
-        for j in range(kw):
-            if i == 0 and j == 0:
-                continue
-            candidate = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
-            wins = candidate > out               # strictly greater: first max keeps the switch
-            out = np.where(wins, candidate, out)
-            switches = np.where(wins, (rows + i) * w + (cols + j), switches)
+    out, switches = best, np.zeros(best.shape, dtype=np.int64)
+    for (i, j), candidate in reversed(list(zip(offsets, windows))):   # the first tie is set last
+        ties = candidate >= lowest_tie
+        out = np.where(ties, candidate, out)
+        switches = np.where(ties, (rows + i) * w + (cols + j), switches)
     return out, switches
 
 

@@ -5,7 +5,8 @@
   output index, as CUDA's threads would (cuda_on_cpu.py), and fast/gpu.py calls it with
   exactly the arguments it passes on a GPU (fake_cupy.py puts the compiled bodies behind
   ``cupy.ElementwiseKernel``). im2col, col2im, max pooling (ties included: the first
-  maximum wins) and unpooling (segment sums, overlapping windows) equal the plain room's
+  maximum wins, and a value within the image's tie tolerance ties) and unpooling
+  (segment sums, overlapping windows) equal the plain room's
   twins on odd shapes, strides and paddings, in float32 and float64: exactly where no
   sum is reordered, to 1e-12 (float64) / 1e-5 (float32) relative where one is.
 * Negative control: im2col with one index broken (the column padding forgotten) is
@@ -67,6 +68,25 @@ def test_max_pooling_and_unpooling_bodies_equal_the_reference(gpu, dtype, case):
     values = rng.standard_normal(expected_out.shape).astype(dtype)
     unpooled = kernels.max_unpool(cp.asarray(values), switches, shape)
     close(cp.asnumpy(unpooled), pool.max_unpool(values, expected_switches, shape), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_max_pool_body_keeps_the_tie_rule(gpu, dtype):
+    """A value within the image's tie tolerance of the maximum ties with it (the first wins,
+    the output is its value); one beyond it does not: image 0's largest |x| is 4, image
+    1's is 1, the gap is 100 eps * 4 in both (reference/pool.py, the tie rule)."""
+    kernels, cp = gpu
+    x = np.zeros((2, 3, 4, 6), dtype)
+    x[0, :, 3, 5], x[1, :, 3, 5] = -4.0, -1.0
+    x[:, :, 0, 0] = dtype(0.5)
+    x[:, :, 0, 1] = dtype(0.5) + dtype(100 * np.finfo(dtype).eps * 4)
+    for kh, kw, stride in ((2, 2, (2, 2)), (3, 3, (2, 2))):
+        out, switches = kernels.maxpool_forward(cp.asarray(x), kh, kw, stride)
+        expected_out, expected_switches = pool.maxpool_loops(x, kh, kw, stride)
+        np.testing.assert_array_equal(cp.asnumpy(switches), expected_switches)
+        np.testing.assert_array_equal(cp.asnumpy(out), expected_out)
+        assert (expected_switches[0, :, 0, 0] == 0).all()
+        assert (expected_switches[1, :, 0, 0] == 1).all()
 
 
 def test_a_broken_index_is_caught():
