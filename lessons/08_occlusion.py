@@ -176,7 +176,13 @@ tick = time.perf_counter()
 attribution = explain.occlusion_attribution(model, x, y, WINDOW, STRIDE, BASELINE)[:, 0]
 attribution_seconds = time.perf_counter() - tick
 grad_cam = explain.upsample(explain.grad_cam(model, x, y, layer="relu2"), x.shape[2:])
+weighted_sum = explain.grad_cam(model, x, y, layer="relu2", relu=False)   # before the ReLU
 saliency = explain.saliency(model, x, y)[:, 0]
+positive_share = (weighted_sum > 0).mean(axis=(1, 2))     # cells the ReLU lets through
+cells = "x".join(map(str, weighted_sum.shape[1:]))        # relu2's grid: 24x24
+print(f"   Grad-CAM relu2 before its ReLU, sum_k alpha_k A_k on the {cells} cells: " +
+      "; ".join(f"{c}: max {m.max():.2g}, min {m.min():.2g}, > 0 on {100 * q:.0f}% of cells"
+                for c, m, q in zip(y, weighted_sum, positive_share)))
 
 
 def ranks(values):
@@ -217,19 +223,35 @@ print(f"   {100 * negative:.1f}% of the attribution pixels are negative (occludi
 
 fig = plot.method_grid(x, [("digit", "image", x),
                            ("occlusion attribution\n(score drop)", "signed", attribution),
+                           ("Grad-CAM relu2 before\nits ReLU (upsampled)", "signed",
+                            explain.upsample(weighted_sum, x.shape[2:])),
                            ("Grad-CAM relu2 (upsampled)", "positive", grad_cam),
                            ("saliency dS/dx", "signed", saliency)],
-                       column_titles=[f"{c}: rho vs Grad-CAM {r:.2f}" for c, r in zip(y, rho_cam)],
+                       column_titles=[f"{c}: rho vs Grad-CAM {r:.2f}\nsum > 0 on {100 * q:.0f}% "
+                                      "of cells" for c, r, q in zip(y, rho_cam, positive_share)],
                        size=1.8)
+SPARSE = 0.25                  # a Grad-CAM whose sum is positive on fewer cells is nearly empty
+sparse = [k for k in range(len(x)) if positive_share[k] < SPARSE]
+sparse_text = ("" if not sparse else
+               " Where the weighted sum is negative almost everywhere the ReLU leaves little: "
+               + "; ".join(f"the {y[k]}'s sum is > 0 on {100 * positive_share[k]:.0f}% of the "
+                           f"{cells} cells and runs from {weighted_sum[k].min():.2g} to "
+                           f"{weighted_sum[k].max():.2g} (the row's largest: "
+                           f"{weighted_sum.max():.2g}), so its Grad-CAM panel looks "
+                           f"empty and its rho ({rho_cam[k]:.2f}) ranks only those few cells "
+                           "(the zero cells tie)" for k in sparse) + ".")
 common.save(fig, args, "3_attribution_vs_grad_cam.png",
             "Occlusion attribution (Captum's definition: each pixel's mean drop of the true "
             "class score over the 7x7 windows covering it; red = occluding it lowers the "
-            "score), Grad-CAM at relu2 upsampled to 28x28, and the saliency gradient, for the "
-            "same digits, one scale and colourbar per row, digit outline in grey. Look at "
-            "whether the red regions of the attribution match the bright Grad-CAM regions: "
-            f"the column titles give Spearman's rho per digit (mean {np.mean(rho_cam):.2f}). "
-            "Occlusion as in Zeiler & Fergus 2014 sec. 4.2, Grad-CAM as in Selvaraju et al. "
-            "2017.")
+            "score), Grad-CAM at relu2 before its ReLU (the weighted sum sum_k alpha_k A_k, "
+            "signed) and after it (the Grad-CAM map), upsampled to 28x28, and the saliency "
+            "gradient, for the same digits, one scale and colourbar per row, digit outline in "
+            "grey. Look at whether the red regions of the attribution match the bright "
+            "Grad-CAM regions: the column titles give Spearman's rho of the attribution with "
+            f"the Grad-CAM map per digit (mean {np.mean(rho_cam):.2f}) and the share of the "
+            f"cells where the weighted sum is positive, the only cells the ReLU keeps."
+            f"{sparse_text} Occlusion as in Zeiler & Fergus 2014 sec. 4.2, Grad-CAM as in "
+            "Selvaraju et al. 2017.")
 
 # --- 3. The slides' observation: one black square flips the prediction ---------------------
 flip_x, flip_y = x_test[:FLIP_DIGITS], y_test[:FLIP_DIGITS]
