@@ -6,3 +6,4 @@ from .embedded import (CLASS_NAMES, DATA_DIR, EMBEDDED, N_TEST, N_TRAIN, SPLIT_S
 from .idx import IDX_DTYPES, load_idx, read_idx  # noqa: F401
 from .surfaces import CLASS_NAMES as SURFACE_CLASS_NAMES  # noqa: F401
 from .surfaces import surface_defects  # noqa: F401
+from .decoy import decoy_mnist  # noqa: F401
