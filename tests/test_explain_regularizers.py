@@ -37,34 +37,40 @@ def test_a_quarter_turn_is_rot90_and_a_half_pixel_zoom_interpolates(rng):
                                atol=1e-12)
 
 
-def test_resample_adjoint_is_the_transpose(rng):
-    """<T(I), G> = <I, T^T(G)> for a zoom-and-turn that is not symmetric."""
+def test_resample_is_the_matrix_and_its_adjoint_the_transpose(rng):
+    """resample's gather equals M I, resample_adjoint's scatter equals M^T G, and
+    <T(I), G> = <I, T^T(G)>, for a zoom-and-turn whose matrix is not symmetric."""
+    taps = reg.bilinear_taps(9, 8, scale=1.1, degrees=13, shift=(1, -2))
     matrix = reg.resampling_matrix(9, 8, scale=1.1, degrees=13, shift=(1, -2))
     images, grads = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((2, 3, 9, 8))
-    left = np.sum(reg.resample(images, matrix) * grads)
-    right = np.sum(images * reg.resample_adjoint(grads, matrix))
+    np.testing.assert_allclose(reg.resample(images, taps).reshape(6, -1),
+                               images.reshape(6, -1) @ matrix.T, atol=1e-12)
+    np.testing.assert_allclose(reg.resample_adjoint(grads, taps).reshape(6, -1),
+                               grads.reshape(6, -1) @ matrix, atol=1e-12)
+    left = np.sum(reg.resample(images, taps) * grads)
+    right = np.sum(images * reg.resample_adjoint(grads, taps))
     assert left == pytest.approx(right, rel=1e-12)
-    assert np.sum(images * reg.resample(grads, matrix)) != pytest.approx(left, rel=1e-3)
+    assert np.sum(images * reg.resample(grads, taps)) != pytest.approx(left, rel=1e-3)
 
 
 def test_gradients_flow_back_through_the_transform(rng):
     """f(I) = sum(W * tanh(T(I))): df/dI = T^T(W (1 - tanh^2 T(I))) by finite differences;
     using T itself instead of its transpose is caught."""
-    matrix = reg.resampling_matrix(8, 8, scale=0.9, degrees=-7, shift=(0, 1))
+    taps = reg.bilinear_taps(8, 8, scale=0.9, degrees=-7, shift=(0, 1))
     weights, image = rng.standard_normal((1, 1, 8, 8)), rng.standard_normal((1, 1, 8, 8))
 
     def f(v):
-        return float(np.sum(weights * np.tanh(reg.resample(v, matrix))))
-    at_x = weights * (1 - np.tanh(reg.resample(image, matrix)) ** 2)
-    assert check_gradient(f, image, reg.resample_adjoint(at_x, matrix)) < TOL
-    assert check_gradient(f, image, reg.resample(at_x, matrix)) > 1e-3   # negative control
+        return float(np.sum(weights * np.tanh(reg.resample(v, taps))))
+    at_x = weights * (1 - np.tanh(reg.resample(image, taps)) ** 2)
+    assert check_gradient(f, image, reg.resample_adjoint(at_x, taps)) < TOL
+    assert check_gradient(f, image, reg.resample(at_x, taps)) > 1e-3     # negative control
 
 
 def test_random_resampling_draws_within_its_ranges():
     rng = np.random.default_rng(0)
     for _ in range(20):                                           # jitter only: exact shifts
-        matrix = reg.random_resampling(rng, 6, 6, jitter=1)
-        assert set(np.unique(matrix)) <= {0.0, 1.0}
+        sources, weights = reg.random_resampling(rng, 6, 6, jitter=1)
+        assert set(np.unique(weights)) <= {0.0, 1.0} and weights.sum(axis=1).max() == 1
     with pytest.raises(ValueError, match="scales"):
         reg.random_resampling(rng, 6, 6, scales=(1.2, 0.9))
     with pytest.raises(ValueError, match="scale must be > 0"):
@@ -214,11 +220,11 @@ def test_the_regularized_objective_gradient_by_finite_differences(rng):
     def objective(outputs):
         logits = outputs[last]
         return logits[np.arange(4), targets], {last: score_seed(logits, targets)}
-    matrix = reg.resampling_matrix(8, 8, scale=1.08, degrees=9, shift=(1, 0))
+    taps = reg.bilinear_taps(8, 8, scale=1.08, degrees=9, shift=(1, 0))
     params = maximize.parameters_of(away_from_zero((4, 1, 8, 8), rng) * 0.3 + 0.5, options)
 
     def run(p, chosen=options):
-        return maximize.regularized_objective(model, objective, p, chosen, 8, matrix, 0.05)
+        return maximize.regularized_objective(model, objective, p, chosen, 8, taps, 0.05)
     _, gradient, _, reached = run(params)
     assert reached
     assert check_gradient(lambda p: run(p)[0], params, gradient, entries=40,

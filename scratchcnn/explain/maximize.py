@@ -131,13 +131,14 @@ def parameters_of(images, options):
     return params
 
 
-def regularized_objective(model, objective, params, options, width, matrix=None, alpha=0.0):
+def regularized_objective(model, objective, params, options, width, transform=None,
+                          alpha=0.0):
     """The regularized objective O of the images with parameters p, and dO/dp.
 
         I = squash(irfft2(scale * p))  or  squash(p)   (the image: "Preconditioning and
                                                        Parameterization"; squash only with
                                                        value_range, irfft2 only with fourier)
-        x = T(I)                                       (T: ``matrix``, a resampling_matrix,
+        x = T(I)                                       (T: ``transform``, bilinear_taps,
                                                        "Transformation robustness"; None: x = I)
         O = 1/n sum_n [objective_n(x) - alpha ||I_n||_1 - smoothness P(I_n)]
             - diversity/n sum_g D(activations of group g at diversity_layer)     ("Diversity")
@@ -160,7 +161,7 @@ def regularized_objective(model, objective, params, options, width, matrix=None,
         image, squash_slope = reg.squash(pixels, *options.value_range)
     n = len(image)
     dtype = np.dtype(model.dtype or np.float32)
-    x = (image if matrix is None else reg.resample(image, matrix)).astype(dtype)
+    x = (image if transform is None else reg.resample(image, transform)).astype(dtype)
     with eval_mode(model):
         model.forward(x)
         values, seeds = objective(model.outputs)
@@ -178,7 +179,8 @@ def regularized_objective(model, objective, params, options, width, matrix=None,
         # each image's own objective enters the mean with weight 1/n
         gradient_x = model.backward(seeds=seeds, param_grads=False).astype(np.float64) / n
     reached = bool(np.any(gradient_x != 0))
-    gradient = gradient_x if matrix is None else reg.resample_adjoint(gradient_x, matrix)
+    gradient = (gradient_x if transform is None else
+                reg.resample_adjoint(gradient_x, transform))
     if alpha:                                             # Simonyan et al. eq. 1's L1 term
         total -= alpha * float(np.abs(image).sum()) / n
         gradient = gradient - alpha * np.sign(image) / n
@@ -212,10 +214,10 @@ def regularized_ascent(model, objective, start, steps, step, options, alpha=0.0,
     params = parameters_of(start, options)
     history, reached = [], False
     for t in range(steps + 1):
-        matrix = (reg.random_resampling(rng, height, width, options.jitter, options.scales,
+        transform = (reg.random_resampling(rng, height, width, options.jitter, options.scales,
                                         options.degrees) if options.transforms() else None)
         total, gradient, image, reached_now = regularized_objective(
-            model, objective, params, options, width, matrix, alpha)
+            model, objective, params, options, width, transform, alpha)
         history.append(total)
         reached = reached or reached_now
         if t == steps:

@@ -21,16 +21,16 @@ import numpy as np
 
 
 # ----- 1. transformation robustness -----------------------------------------------------------
-def resampling_matrix(height, width, scale=1.0, degrees=0.0, shift=(0, 0)):
+def bilinear_taps(height, width, scale=1.0, degrees=0.0, shift=(0, 0)):
     """The bilinear resampling that zooms an (H, W) image by ``scale`` and rotates it by
     ``degrees`` (counter-clockwise as drawn, row 0 at the top) about its centre, then shifts
-    it by ``shift`` = (rows, columns) pixels, as a matrix M (H*W, H*W):
-    ``T(I).ravel() = M @ I.ravel()``. Output pixel q reads the input at
+    it by ``shift`` = (rows, columns) pixels. Output pixel q reads the input at
         p = c + R(-degrees) (q - c - shift) / scale     (c: the image centre),
-    by bilinear interpolation between its four neighbours; a neighbour outside the image
-    reads 0 (black). M is linear in I, so the gradient of a function of T(I) is M^T times
-    its gradient at T(I) (``resample_adjoint``). An integer shift with scale 1 and angle 0
-    is an exact shift (integer jitter, Olah et al. 2017, "Transformation robustness")."""
+    interpolating between the four neighbours of p; a neighbour outside the image reads 0
+    (black). returns (sources (H*W, 4): the flat input index of each output pixel's four
+    neighbours, weights (H*W, 4): their bilinear weights, 0 for a neighbour outside).
+    An integer shift with scale 1 and angle 0 is an exact shift (integer jitter, Olah et al.
+    2017, "Transformation robustness")."""
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     angle = np.deg2rad(degrees)
@@ -43,15 +43,26 @@ def resampling_matrix(height, width, scale=1.0, degrees=0.0, shift=(0, 0)):
     # (r cos - c sin, r sin + c cos); its inverse, which finds the source, turns back
     source_r = centre_r + (np.cos(angle) * dr + np.sin(angle) * dc) / scale
     source_c = centre_c + (-np.sin(angle) * dr + np.cos(angle) * dc) / scale
-    matrix = np.zeros((height * width, height * width))
     top, left = np.floor(source_r).astype(int), np.floor(source_c).astype(int)
     frac_r, frac_c = source_r - top, source_c - left
-    output = np.arange(height * width).reshape(height, width)
+    sources, weights = [], []
     for down, right, weight in ((0, 0, (1 - frac_r) * (1 - frac_c)), (0, 1, (1 - frac_r) * frac_c),
                                 (1, 0, frac_r * (1 - frac_c)), (1, 1, frac_r * frac_c)):
         r, c = top + down, left + right
-        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width) & (weight > 0)
-        np.add.at(matrix, (output[inside], (r * width + c)[inside]), weight[inside])
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        sources.append(np.where(inside, r * width + c, 0).ravel())
+        weights.append(np.where(inside, weight, 0.0).ravel())
+    return np.stack(sources, axis=1), np.stack(weights, axis=1)
+
+
+def resampling_matrix(height, width, scale=1.0, degrees=0.0, shift=(0, 0)):
+    """The same resampling as a matrix M (H*W, H*W): T(I).ravel() = M @ I.ravel(), built
+    from bilinear_taps (row q holds output pixel q's four weights). M is linear in I, so the
+    gradient of a function of T(I) is M^T times its gradient at T(I)."""
+    sources, weights = bilinear_taps(height, width, scale, degrees, shift)
+    matrix = np.zeros((height * width, height * width))
+    np.add.at(matrix, (np.repeat(np.arange(height * width), 4), sources.ravel()),
+              weights.ravel())
     return matrix
 
 
@@ -59,7 +70,7 @@ def random_resampling(rng, height, width, jitter=0, scales=(1.0, 1.0), degrees=0
     """One random transform of Lucid's standard set, sized for small images: a zoom drawn
     uniformly from [scales[0], scales[1]], a rotation uniformly from [-degrees, degrees]
     and an integer shift of each axis uniformly from {-jitter, ..., jitter}.
-    returns its resampling_matrix (H*W, H*W)."""
+    returns its bilinear_taps (sources, weights)."""
     if jitter < 0 or degrees < 0 or not 0 < scales[0] <= scales[1]:
         raise ValueError(f"jitter and degrees must be >= 0 and scales (low, high) with "
                          f"0 < low <= high, got jitter={jitter}, degrees={degrees}, "
@@ -67,21 +78,29 @@ def random_resampling(rng, height, width, jitter=0, scales=(1.0, 1.0), degrees=0
     scale = rng.uniform(scales[0], scales[1])
     angle = rng.uniform(-degrees, degrees)
     shift = rng.integers(-jitter, jitter + 1, size=2)
-    return resampling_matrix(height, width, scale, angle, shift)
+    return bilinear_taps(height, width, scale, angle, shift)
 
 
-def resample(images, matrix):
-    """T(I) for every image and channel: images (N, C, H, W) -> (N, C, H, W)."""
+def resample(images, taps):
+    """T(I) = M I for every image and channel, by gathering each output pixel's four
+    neighbours (taps = bilinear_taps(...)): images (N, C, H, W) -> (N, C, H, W)."""
+    sources, weights = taps
     n, c, h, w = images.shape
-    return (images.reshape(n * c, h * w) @ matrix.T).reshape(n, c, h, w).astype(images.dtype)
+    flat = images.reshape(n * c, h * w)
+    return (flat[:, sources] * weights).sum(axis=2).reshape(n, c, h, w).astype(images.dtype)
 
 
-def resample_adjoint(gradients, matrix):
-    """T^T: the gradient w.r.t. I of a function of T(I), from its gradient at T(I).
+def resample_adjoint(gradients, taps):
+    """T^T G = M^T G: the gradient w.r.t. I of a function of T(I), from its gradient G at
+    T(I). Each output pixel hands its gradient back to its four neighbours, times their
+    weights (a scatter-add, the transpose of resample's gather).
     gradients (N, C, H, W) -> (N, C, H, W); <T(I), G> = <I, T^T(G)>."""
+    sources, weights = taps
     n, c, h, w = gradients.shape
-    return (gradients.reshape(n * c, h * w) @ matrix).reshape(n, c, h, w).astype(
-        gradients.dtype)
+    handed_back = gradients.reshape(n * c, h * w, 1) * weights           # (N*C, H*W, 4)
+    result = np.zeros((h * w, n * c))
+    np.add.at(result, sources.ravel(), handed_back.reshape(n * c, -1).T)
+    return result.T.reshape(n, c, h, w).astype(gradients.dtype)
 
 
 # ----- 2. a frequency penalty -----------------------------------------------------------------
@@ -177,7 +196,8 @@ def gram_similarity(activations):
     if n < 2:
         raise ValueError(f"diversity needs a batch of at least 2 images, got {n}")
     flat = activations.reshape(n, k, -1).astype(np.float64)
-    grams = flat @ flat.transpose(0, 2, 1)                              # G_n (N, K, K)
+    # einsum rather than @: products this small cost more in BLAS threads than they save
+    grams = np.einsum("nkp,nlp->nkl", flat, flat)                      # G_n (N, K, K)
     norms = np.maximum(np.sqrt((grams ** 2).sum(axis=(1, 2))), 1e-12)[:, None, None]
     unit = grams / norms                                                # Ĝ_n
     total = unit.sum(axis=0)
@@ -185,7 +205,7 @@ def gram_similarity(activations):
     d_unit = 2.0 / n * (total - unit)                       # each pair appears twice in D
     # through the normalization: dĜ/dG applied to U is (U - <U, Ĝ> Ĝ) / ||G||
     d_gram = (d_unit - (d_unit * unit).sum(axis=(1, 2), keepdims=True) * unit) / norms
-    d_flat = (d_gram + d_gram.transpose(0, 2, 1)) @ flat    # G = A A^T
+    d_flat = np.einsum("nkl,nlp->nkp", d_gram + d_gram.transpose(0, 2, 1), flat)  # G = A A^T
     return value, d_flat.reshape(activations.shape).astype(activations.dtype)
 
 
