@@ -661,8 +661,9 @@ def layer_figure(ascent, measured, label, how, name, reproduces):
                 f"(medians in the row labels): 'uniform' is the share of its energy in one flat "
                 f"colour, 'wavelength' the typical period of the rest (2 px is a one-pixel "
                 f"checkerboard). " + (f"{stuck} of the measured channels stayed stuck at 0 "
-                                       f"from the start noise and are skipped, as Tang et al. "
-                                       f"do. " if stuck else "") + f"{verdict}. {reproduces}")
+                                       f"from the start noise and {'is' if stuck == 1 else 'are'}"
+                                       f" skipped, as Tang et al. do. " if stuck else "")
+                + f"{verdict[0].upper()}{verdict[1:]}. {reproduces}")
     return table, verdict, stuck
 
 
