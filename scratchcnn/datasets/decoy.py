@@ -39,8 +39,8 @@ def _check(x, y, seed, patch, fraction):
                          f"{x.shape[2]}x{x.shape[3]}), got {patch!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating)) \
-            or not 0 <= fraction <= 1:
+    number = isinstance(fraction, (int, float, np.integer, np.floating))
+    if isinstance(fraction, bool) or not number or not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be a number from 0 to 1 (the share of images that "
                          f"get a patch), got {fraction!r}")
     return y.astype(np.int64)
