@@ -111,6 +111,8 @@ def test_fraction_patches_a_nested_share():
     (dict(x=np.zeros((2, 6, 8))), r"x must be a batch of grey images \(N, 1, H, W\), got "
                                   r"shape \(2, 6, 8\)"),
     (dict(x=np.zeros((2, 3, 6, 8))), r"x must be a batch of grey images \(N, 1, H, W\)"),
+    (dict(x=np.zeros((2, 1, 6, 8), np.uint8)), r"x must hold float images in \[0, 1\].*"
+                                                r"got dtype uint8"),
     (dict(fraction=1.5), r"fraction must be a number from 0 to 1"),
     (dict(seed=None), r"seed must be an int, got None"),
 ])

@@ -22,6 +22,10 @@ def _check(x, y, seed, patch, fraction):
     if not hasattr(x, "ndim") or x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"x must be a batch of grey images (N, 1, H, W), got shape "
                          f"{tuple(getattr(x, 'shape', ()))}")
+    if x.dtype.kind != "f":
+        raise ValueError(f"x must hold float images in [0, 1] (the patch's level is "
+                         f"(255 - 25 y) / 255), got dtype {x.dtype}; use "
+                         "datasets.to_float_images")
     y = np.asarray(y)
     if y.shape != (len(x),):
         raise ValueError(f"y must hold one label per image of x, shape ({len(x)},), got "
