@@ -17,14 +17,26 @@ What you will learn
     head's, with ``load_state_dict(state, strict=False)``, which reports what it could
     not fill (``net.replace("fc", Linear(64, k))`` is the way when the new task has k
     classes); it is fine-tuned on Fashion-MNIST, and compared with the same network
-    trained from scratch, same recipe, same number of epochs, same head initialization.
+    trained from scratch, same recipe, same number of epochs, same head initialization;
+  * the positive half of Fig. 3, on similar datasets: two concrete "sites" from
+    sc.datasets.surface_defects, "deck" (lessons 06 and 12's grey concrete) and "wall"
+    (darker, blue-grey, board-formed), with the classes intact, crack and spalling shared
+    and one class neither network trained on, exposed rebar (the paper's unseen classes,
+    intersection and bridge). A CAM network is trained on each site; each explains the
+    other site's images, and we measure whether its map still lands on the defect (the
+    energy in the defect mask and the pointing game, against the site's own network and
+    an even spread) and how well the two sites' maps correlate;
+  * Table 1's analogue: training and held-out accuracy of the two networks (table.md).
 Data: the embedded MNIST and Fashion-MNIST (8,000 / 2,000 each), 28 x 28 grey, both
-10 classes, where the paper has aerial and MS-COCO colour images.
+10 classes, where the paper has aerial and MS-COCO colour images; 2,000 procedural
+64 x 64 RGB surfaces per site (1,600 to train on) and 150 exposed-rebar images per site
+for the similar datasets, where the paper has UCM and AID.
 """
 import numpy as np
 
 import scratchcnn as sc
 from scratchcnn import explain, plot, zoo
+from scratchcnn.explain import metrics
 from scratchcnn.resilience.sweep import map_correlations
 
 import common
@@ -226,3 +238,182 @@ common.save(fig, args, "4_transfer_cams.png",
             f"{before:.2f} before fine-tuning and {after:.2f} after it, "
             f"over {N} garments, where a second network trained from scratch (another seed) "
             f"reaches {baseline:.2f}. Seed 001's Fig. 4 on MNIST to Fashion-MNIST.")
+
+# --- 3. Two similar sites: shared classes and a class never seen (Fig. 3), Table 1 ------------
+SURFACE_NAMES = sc.datasets.surfaces.ALL_CLASS_NAMES
+REBAR = sc.datasets.surfaces.EXPOSED_REBAR
+SITES = ("deck", "wall")
+N_UNSEEN = 12 if args.quick else 150          # exposed-rebar images per site, never trained on
+SURFACE_RECIPE = dict(epochs=6, lr=2e-3, batch_size=32, lr_decay=0.8)  # common.surface_model's
+
+
+def surface_net():
+    """zoo.gap_model for the three surface classes, as common.surface_model builds it."""
+    return zoo.gap_model(3, 3, widths=(16, 32, 64))
+
+
+deck_x, deck_y, deck_masks, split = common.surface_data(args.quick)       # lessons 06 and 12's
+wall_x, wall_y, wall_masks = sc.datasets.surface_defects(len(deck_x), size=64, seed=0,
+                                                          site="wall")
+surfaces = {"deck": (deck_x, deck_y, deck_masks), "wall": (wall_x, wall_y, wall_masks)}
+wall_split = ((wall_x[:split], wall_y[:split]), (wall_x[split:], wall_y[split:]))
+(deck_net, deck_history), (wall_net, wall_history) = (         # deck's: cached by lesson 06
+    common.surface_model(args), common.trained(args, "gap-surface-wall", surface_net,
+                                               wall_split, **SURFACE_RECIPE))
+nets, histories = {"deck": deck_net, "wall": wall_net}, {"deck": deck_history,
+                                                         "wall": wall_history}
+unseen = {site: sc.datasets.surface_defects(N_UNSEEN, size=64, seed=1, site=site,
+                                            classes=(REBAR,)) for site in SITES}
+
+# Table 1's analogue: each network's accuracy on its training images (the last epoch's, as
+# fit measured it while it trained), on held-out images of its own site, and on held-out
+# images of the other site without retraining
+predicted = {(trained_on, site): sc.predict(net, surfaces[site][0][split:]).argmax(axis=1)
+             for trained_on, net in nets.items() for site in SITES}
+table = {trained_on: [histories[trained_on]["accuracy"][-1]] + [
+    (predicted[trained_on, site] == surfaces[site][1][split:]).mean()
+    for site in (trained_on, "wall" if trained_on == "deck" else "deck")] for trained_on in nets}
+row_names = [f"training accuracy ({split} images of its site, the last epoch's)",
+             f"held-out accuracy, its own site ({len(deck_x) - split} images)",
+             f"held-out accuracy, the other site ({len(deck_x) - split} images, no retraining)"]
+lines = ["| percent accuracy | trained on deck | trained on wall |", "| --- | --- | --- |"]
+lines += [f"| {name} | {100 * table['deck'][r]:.1f} | {100 * table['wall'][r]:.1f} |"
+          for r, name in enumerate(row_names)]
+(args.dir / "table.md").write_text(
+    "Percent accuracy of zoo.gap_model (Conv 16 - Conv 32 - Conv 64 - GAP - Linear 3) "
+    "trained separately on the procedural concrete of site 'deck' and of site 'wall' "
+    f"(intact / crack / spalling, {split} training images, "
+    f"{SURFACE_RECIPE['epochs'] if not args.quick else 1} epochs"
+    f"{' of 4 batches, quick mode' if args.quick else ''}). Seed 001's Table 1 (ResNet50 on "
+    "AID and UCM, training and validation accuracy), with a third row: each network on the "
+    "other site.\n\n" + "\n".join(lines) + "\n")
+print("   Table 1's analogue (also in table.md):")
+print("\n".join("      " + line for line in lines))
+
+
+def surface_cams(net, images, classes, batch=100):
+    """CAMs of ``classes`` (N,) upsampled to the images (N, 64, 64), batch by batch."""
+    return np.concatenate([sc.to_numpy(explain.upsample(explain.cam(
+        net, images[i:i + batch], classes[i:i + batch]), images.shape[-2:]))
+        for i in range(0, len(images), batch)])
+
+
+# every held-out defect (shared classes) and every exposed-rebar image (unseen), per site,
+# with each network's predicted classes
+groups = {}
+for site in SITES:
+    x, y, masks = (a[split:] for a in surfaces[site])
+    for c in (1, 2):
+        groups[site, c] = (x[y == c], masks[y == c],
+                           {t: predicted[t, site][y == c] for t in nets})
+    groups[site, REBAR] = (unseen[site][0], unseen[site][2],
+                           {t: sc.predict(net, unseen[site][0]).argmax(axis=1)
+                            for t, net in nets.items()})
+agreement = {}
+print("   the CAM of the predicted class on held-out defects: energy in the defect mask / "
+      "pointing game; 'even' = the mask's share of the image (an evenly spread map's energy); "
+      "r = median correlation of two networks' CAMs on the same images")
+print(f"      {'images':6s} {'class':28s} {'net from deck':>15s} {'net from wall':>15s} "
+      f"{'even':>5s}  {'r(deck, wall nets)':>18s}  predicted "
+      "(deck net | wall net)")
+for (site, c), (images, masks, classes) in groups.items():
+    results = {}
+    for trained_on, net in nets.items():
+        maps = surface_cams(net, images, classes[trained_on])
+        results[trained_on] = (classes[trained_on], maps, metrics.energy_in_mask(maps, masks),
+                               metrics.pointing_game(maps, masks))
+    agreement[site, c] = dict(
+        energy={k: v[2] for k, v in results.items()}, pointing={k: v[3] for k, v in
+                                                               results.items()},
+        even=masks.mean(), predicted={k: v[0] for k, v in results.items()},
+        maps={k: v[1] for k, v in results.items()},
+        r=np.median(map_correlations(results["deck"][1], results["wall"][1])))
+    a = agreement[site, c]
+    shares = " | ".join(", ".join(f"{SURFACE_NAMES[k][:5]} {100 * v:.0f}%" for k, v in enumerate(
+        np.bincount(a["predicted"][t], minlength=3) / len(images)) if v > 0) for t in SITES)
+    kind = "shared" if c != REBAR else "UNSEEN"
+    print(f"      {site:6s} {SURFACE_NAMES[c] + f' ({kind}, {len(images)})':28s} "
+          + " ".join(f"{100 * a['energy'][t]:6.1f}% /{100 * a['pointing'][t]:4.0f}%"
+                     for t in SITES)
+          + f" {100 * a['even']:4.1f}%  {a['r']:18.2f}  {shares}")
+
+# Fig. 3's layout: each network on the other site's images (framed), its own site beside
+shown = [(site, c) for site in ("wall", "deck") for c in (1, 2, REBAR)]
+images = np.stack([groups[key][0][0] for key in shown])              # the first of each group
+fig = plot.method_grid(images, [
+    ("image", "image", images),
+    ("net from deck\nCAM / max|CAM|", "signed",
+     [norm(agreement[key]["maps"]["deck"][:1])[0] for key in shown]),
+    ("net from wall\nCAM / max|CAM|", "signed",
+     [norm(agreement[key]["maps"]["wall"][:1])[0] for key in shown])],
+    column_titles=[f"{site}: {SURFACE_NAMES[c]}\n({'shared' if c != REBAR else 'never seen'})\n"
+                   f"deck net: {SURFACE_NAMES[agreement[site, c]['predicted']['deck'][0]]}\n"
+                   f"wall net: {SURFACE_NAMES[agreement[site, c]['predicted']['wall'][0]]}"
+                   for site, c in shown], size=1.9)
+for column, (site, c) in enumerate(shown):
+    for row, trained_on in ((1, "deck"), (2, "wall")):
+        ax = fig.panels[row, column]
+        ax.contour(groups[site, c][1][0].astype(float), levels=[0.5], colors="limegreen",
+                   linewidths=0.8)
+        if trained_on != site:                                       # a network abroad
+            for spine in ax.spines.values():
+                spine.set(edgecolor="darkorange", linewidth=3)
+
+
+def cross_site(classes):
+    """Mean over the given classes and both directions of (energy in mask, even share,
+    pointing game) for a network on the OTHER site's images, and the same for the site's
+    own network."""
+    abroad = [(agreement[s, c]["energy"][t], agreement[s, c]["even"],
+               agreement[s, c]["pointing"][t]) for s in SITES for c in classes
+              for t in SITES if t != s]
+    home = [(agreement[s, c]["energy"][s], agreement[s, c]["even"],
+             agreement[s, c]["pointing"][s]) for s in SITES for c in classes]
+    return np.mean(abroad, axis=0), np.mean(home, axis=0)
+
+
+(shared_abroad, shared_home), (new_abroad, new_home) = cross_site((1, 2)), cross_site((REBAR,))
+r_shared = np.mean([agreement[s, c]["r"] for s in SITES for c in (1, 2)])
+r_new = np.mean([agreement[s, REBAR]["r"] for s in SITES])
+
+
+def verdict(abroad, home):
+    """Whether a network's CAM abroad still finds the defect, against an even spread and
+    against the site's own network."""
+    times_even, times_home = abroad[0] / abroad[1], abroad[0] / max(home[0], 1e-12)
+    if times_even < 1.5:
+        return f"no better than an even spread ({times_even:.1f}x)"
+    return (f"{times_even:.1f}x an even spread, " + ("as much as" if times_home >= 0.9 else
+            "most of" if times_home >= 0.6 else "well under") + " the own network's "
+            f"{100 * home[0]:.0f}%")
+
+
+print(f"   a network on the other site's images: energy in the mask {100 * shared_abroad[0]:.0f}% "
+      f"on the shared classes ({verdict(shared_abroad, shared_home)}), "
+      f"{100 * new_abroad[0]:.0f}% on the exposed rebar neither network saw "
+      f"({verdict(new_abroad, new_home)}); CAM correlation of the two sites' networks: "
+      f"{r_shared:.2f} (shared), {r_new:.2f} (unseen)")
+carries = new_abroad[0] >= 1.5 * new_abroad[1] and shared_abroad[0] >= 1.5 * shared_abroad[1]
+common.save(fig, args, "5_two_sites_cams.png",
+            "Seed 001's Fig. 3 on two similar concrete sites: the first held-out crack, spall "
+            "and exposed rebar of site 'wall' (left three columns) and of site 'deck' (right "
+            "three), explained by the network trained on deck (middle row) and the one trained "
+            "on wall (bottom row), each for the class it predicts (titles; rebar was never a "
+            "class, so it is called something else); every map divided by its own largest "
+            "|value| (signed, blue < 0 < red), green: the defect's mask. Look at the framed "
+            "panels, a network on the other site's images. Over all held-out defects, a "
+            "network abroad puts "
+            f"{100 * shared_abroad[0]:.0f}% of its positive CAM in the mask of a shared class "
+            f"({verdict(shared_abroad, shared_home)}) and {100 * new_abroad[0]:.0f}% in the "
+            f"exposed rebar neither network saw ({verdict(new_abroad, new_home)}); "
+            f"its peak lies in the mask for {100 * shared_abroad[2]:.0f}% and "
+            f"{100 * new_abroad[2]:.0f}% of the images. "
+            + ("As in the paper, the maps carry over between similar datasets, to the "
+               "unseen class too." if carries else "Unlike the paper's aerial datasets, the "
+               "maps do not carry over " + ("to the unseen class." if shared_abroad[0] >= 1.5
+                                            * shared_abroad[1] else "between these sites."))
+            + f" The two sites' CAMs of the same image correlate {r_shared:.2f} (shared "
+            f"classes) and {r_new:.2f} (unseen; median over images, mean over classes and "
+            "sites): " + ("nearly the same map" if min(r_shared, r_new) >= 0.8 else
+                          "agreement in part" if min(r_shared, r_new) >= 0.4 else
+                          "little agreement") + ".")

@@ -22,14 +22,16 @@ ALL_CLASS_NAMES = CLASS_NAMES + ["exposed rebar"]
 
 # What tells the sites apart: the concrete, never the defects.
 #   "deck": grey cast-in-place concrete, coarse cloudy texture (the lessons' data set);
-#   "wall": darker, warmer (buff-brown) board-formed concrete: a finer texture, more
+#   "wall": a darker, blue-grey (slag cement) board-formed concrete: a finer texture, more
 #           aggregate speckle and pits, and horizontal formwork boards, each with its own
-#           shade and a wood grain that runs along it.
+#           shade and a wood grain that runs along them.
+# A spall exposes the same aggregate at both sites: "spall" times "tint" is the same colour
+# (1.06, 0.98, 0.88) x (1.02, 1, 0.98) within rounding.
 SITES = {
     "deck": dict(grey=(0.45, 0.7), cells=(4, 8, 16, 32), texture=0.25, speckle=0.10,
-                 pits=0.03, tint=(0.02, 0.0, -0.02), boards=False),
-    "wall": dict(grey=(0.33, 0.52), cells=(8, 16, 32), texture=0.15, speckle=0.16,
-                 pits=0.06, tint=(0.10, 0.03, -0.12), boards=True),
+                 pits=0.03, tint=(0.02, 0.0, -0.02), spall=(1.06, 0.98, 0.88), boards=False),
+    "wall": dict(grey=(0.38, 0.6), cells=(8, 16, 32), texture=0.15, speckle=0.12,
+                 pits=0.045, tint=(-0.03, 0.0, 0.04), spall=(1.115, 0.98, 0.829), boards=True),
 }
 RUST = np.array([1.35, 0.8, 0.5]).reshape(3, 1, 1)      # corroded steel: orange-brown
 
@@ -193,7 +195,7 @@ def surface_defects(n, size=64, seed=0, site="deck", classes=(0, 1, 2)):
                 (rng.random(rusty[i].sum()) - 0.5) * 0.1               # ribbed, pitted steel
 
     x = luminance[:, None] * tint
-    spall_colour = np.array([1.06, 0.98, 0.88]).reshape(3, 1, 1)       # brownish broken concrete
+    spall_colour = np.array(look["spall"]).reshape(3, 1, 1)            # brownish broken concrete
     x = np.where((labels == 2)[:, None, None, None] & masks[:, None], x * spall_colour, x)
     x = np.where(rusty[:, None], x * RUST, x)
     return np.clip(x, 0, 1).astype(np.float32), labels.astype(np.int64), masks
