@@ -20,15 +20,54 @@ similarity measurements of their sec. 3.1, and the deletion and insertion metric
 Petsiuk et al. 2018 (sec. 4.1), on our data.
 """
 import numpy as np
+from matplotlib.figure import Figure
+
 import scratchcnn as sc
 from scratchcnn import explain, plot
 from scratchcnn.explain import metrics
+from scratchcnn.model import eval_mode
 
 import common
 
 args = common.start(__file__, __doc__)
 quick = args.quick
 rng = np.random.default_rng(0)
+
+
+CONTROL_STYLE = dict(color="0.35", linestyle="--", linewidth=1.2)   # the control: grey dashed
+
+
+def small_multiples(panels, columns, xlabel, ylabel, xticks=None, xticklabels=None,
+                    size=(2.3, 2.0), ylim=None):
+    """One small panel per method, on shared axes, one legend for all: panels = [(title,
+    [(label, xs, ys, style)])] with ``style`` the keyword arguments of Axes.plot; the same
+    label keeps its style in every panel. Eleven lines in one panel hide each other; one
+    method per panel against the same grey control does not. Returns the figure."""
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(size[0] * columns + 1.6, size[1] * rows + 0.4), layout="constrained")
+    axes = np.array(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False))
+    handles = {}
+    for ax, (title, lines) in zip(axes.flat, panels):
+        for label, xs, ys, style in lines:
+            handles[label], = ax.plot(xs, ys, label=label, **style)
+        ax.set_title(title, fontsize=8)
+        ax.grid(alpha=0.3)
+        if xticklabels is not None:
+            ax.set_xticks(xticks, xticklabels, fontsize=7, rotation=30)
+        elif xticks is not None:
+            ax.set_xticks(xticks)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    if ylim is not None:
+        axes.flat[0].set_ylim(*ylim)                  # shared by every panel
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncol=len(handles), fontsize=8)
+    return fig
 
 
 def pixel_maps(model, x, targets, layer, window, stride, canvas=0.0, smooth_samples=25,
@@ -80,22 +119,53 @@ fig = plot.method_grid(digits[shown], rows, column_titles=[f"true {c}" for c in 
 weak = {name: sum((plot.map_note(v, kind, plot.row_scale(values, kind)) or "")
                   .startswith("weak") for v in values) for name, kind, values in rows[1:]}
 weak_text = ", ".join(f"{name} {n}" for name, n in weak.items() if n) or "none"
-# how alike two methods' maps are: the mean over the shown digits of the correlation of
-# their absolute values (a signed map's sign says nothing about where it looks)
-methods = [(name, np.abs(values.reshape(len(shown), -1))) for name, _, values in rows[1:]]
-alike = {(a, b): float(metrics.pearson(ua, vb).mean())       # a constant map: r = 0
-         for i, (a, ua) in enumerate(methods) for b, vb in methods[i + 1:]}
-closest, farthest = max(alike, key=alike.get), min(alike, key=alike.get)
+# how alike two methods' maps are: the mean over the digits of the correlation of their
+# absolute values (a signed map's sign says nothing about where it looks)
+AGREE = 0.9                               # a pair this correlated draws nearly the same map
+names = [name for name in maps if name != "random (control)"]
+absolute = {name: np.abs(maps[name][1].reshape(count, -1)) for name in names}
+alike = {(a, b): float(metrics.pearson(absolute[a], absolute[b]).mean())  # constant map: r = 0
+         for i, a in enumerate(names) for b in names[i + 1:]}
+print(f"   how alike the maps are: mean over {count} digits of Pearson's r of |map|, per pair:")
+SHORT = {"saliency": "sal", "SmoothGrad": "SG", "Integrated Gradients": "IG",
+         "guided backprop": "GBP", "Grad-CAM": "GC", "Grad-CAM++": "GC++", "LayerCAM": "LC",
+         "Score-CAM": "SC", "LRP-epsilon": "LRP", "occlusion": "occ"}
+short = {name: SHORT.get(name, name[:5]) for name in names}
+print(" " * 11 + " ".join(f"{short[b]:>5}" for b in names) + "   (" +
+      ", ".join(f"{short[n]} = {n}" for n in names) + ")")
+for a in names:
+    print(f"     {short[a]:>5} " + " ".join(
+        f"{1.0 if a == b else alike.get((a, b), alike.get((b, a))):5.2f}" for b in names))
+agreeing = sorted((pair for pair, r in alike.items() if r >= AGREE), key=lambda k: -alike[k])
+farthest = min(alike, key=alike.get)
+# why two maps agree: gradient x input, sum_c x * dS/dx, against which IG and LRP can be held
+gradient_x_input = np.abs((digits * explain.saliency(model, digits, labels)).sum(axis=1))
+like_gxi = {name: float(metrics.pearson(absolute[name], gradient_x_input.reshape(count, -1))
+                        .mean()) for name in ("Integrated Gradients", "LRP-epsilon")}
+if not agreeing:
+    agree_text = f"no pair of rows reaches r = {AGREE}"
+else:
+    def pair_text(a, b):
+        """'a and b (r)', with the reason where IG and LRP both match gradient x input."""
+        reason = ""
+        if {a, b} == set(like_gxi) and min(like_gxi.values()) >= AGREE:
+            reason = ("; both are close to gradient x input here, r with |x dS/dx| "
+                      f"{like_gxi['Integrated Gradients']:.2f} for IG and "
+                      f"{like_gxi['LRP-epsilon']:.2f} for LRP")
+        return f"{a} and {b} (r = {alike[a, b]:.2f}{reason})"
+    agree_text = (f"{len(agreeing)} of {len(alike)} pairs of rows reach r >= {AGREE}, nearly "
+                  "the same map: " + ", ".join(pair_text(a, b) for a, b in agreeing))
 common.save(fig, args, "1_ten_maps.png",
             f"Ten explanations (rows) of the true class for {len(shown)} held-out digits "
             "(columns), on lesson 03's network; one scale per row, signed maps (Integrated "
             "Gradients, LRP, occlusion) in red/blue around white 0, the others in viridis "
             "from 0, the digit's outline in grey. Grad-CAM-family maps come from relu2 "
             f"(24x24, upsampled). Panels labelled weak (under a quarter of the row's scale): "
-            f"{weak_text}. Look at which methods agree: of every pair of rows, the closest are "
-            f"{closest[0]} and {closest[1]} (mean correlation of |map| r = {alike[closest]:.2f}), "
-            f"the farthest {farthest[0]} and {farthest[1]} (r = {alike[farthest]:.2f}); the "
-            "numbers below say which answers the network agrees with.")
+            f"{weak_text}. Look at which rows draw the same picture: measured as the mean "
+            f"correlation of |map| over {count} digits, {agree_text}; the farthest pair is "
+            f"{farthest[0]} and {farthest[1]} (r = {alike[farthest]:.2f}); the full table is "
+            "printed. Agreement is not correctness: the numbers below say which answers the "
+            "network agrees with.")
 
 # --- completeness: does the map add up to the score? ------------------------------------------
 print("   completeness on the same digits (median over them):")
@@ -136,24 +206,44 @@ def curves_table(model, x, targets, pixel_maps_, baseline, masks=None):
 
 digit_table = curves_table(model, digits, labels, maps, baseline=0.0)
 fractions = digit_table["saliency"][2]["fractions"]
-panels = [(f"{title} ({count} digits)", {name: (100 * fractions, row[2][key].mean(axis=0))
-                                         for name, row in digit_table.items()})
-          for title, key in (("deletion: pixels set to 0", "deletion"),
-                             ("insertion: pixels copied onto black", "insertion"))]
-fig = plot.curve_panels(panels, "% of pixels deleted / inserted, highest-ranked first",
-                        "probability of the true class")
+control = digit_table["random (control)"]
+# pixel maps first (gradients, IG, LRP), then region maps (CAMs, occlusion)
+ORDER = ("saliency", "SmoothGrad", "guided backprop", "Integrated Gradients", "LRP-epsilon",
+         "Grad-CAM", "Grad-CAM++", "LayerCAM", "Score-CAM", "occlusion")
+ordered = [name for name in ORDER if name in digit_table] + [
+    name for name in digit_table if name not in ORDER and name != "random (control)"]
+percent = 100 * fractions
+panels = [(f"{name}\ndeletion {digit_table[name][0]:.3f}, insertion {digit_table[name][1]:.3f}",
+           [("deletion (lower is better)", percent, digit_table[name][2]["deletion"].mean(axis=0),
+             dict(color="tab:red", marker="o", markersize=3)),
+            ("insertion (higher is better)", percent,
+             digit_table[name][2]["insertion"].mean(axis=0),
+             dict(color="tab:blue", marker="s", markersize=3)),
+            ("random ranking (control), deletion falls and insertion rises", percent,
+             control[2]["deletion"].mean(axis=0), CONTROL_STYLE),
+            ("random ranking (control), deletion falls and insertion rises", percent,
+             control[2]["insertion"].mean(axis=0), CONTROL_STYLE)])
+          for name in ordered]
+fig = small_multiples(panels, 5, "% of pixels deleted / inserted", "p(true class)",
+                      xticks=[0, 50, 100], ylim=(0, 1.04))
 by_deletion = sorted(digit_table, key=lambda k: digit_table[k][0])
 by_insertion = sorted(digit_table, key=lambda k: -digit_table[k][1])
+both = [name for name in ordered if digit_table[name][0] < control[0]
+        and digit_table[name][1] > control[1]]
 common.save(fig, args, "2_deletion_insertion.png",
-            f"Deletion (left) and insertion (right) curves, mean over {count} held-out digits, "
-            "one line per method; the x axis is the share of pixels deleted (set to 0) or "
-            "inserted (copied onto a black canvas) in the order the map ranks them. Left: the "
-            "lower the better; right: the higher the better. Best deletion: "
+            f"Deletion and insertion curves, mean over {count} held-out digits, one panel per "
+            "method (top row: pixel maps, gradients, IG and LRP; bottom row: region maps, the "
+            "CAMs and occlusion): the share of pixels deleted (set to 0, red) or inserted "
+            "(copied onto a black canvas, blue) in the order the map ranks them, against the "
+            "same random ranking in every panel (grey dashed: its deletion curve falls, its "
+            "insertion curve rises). Look at the gap between each coloured line and its grey "
+            "twin: red below grey and blue above it is a ranking the network agrees with; the "
+            "panel titles give the areas under the curves. Best deletion: "
             f"{by_deletion[0]} (area {digit_table[by_deletion[0]][0]:.3f}); best insertion: "
             f"{by_insertion[0]} (area {digit_table[by_insertion[0]][1]:.3f}); the random "
-            f"ranking: {digit_table['random (control)'][0]:.3f} and "
-            f"{digit_table['random (control)'][1]:.3f}. Reproduces the metrics of Petsiuk "
-            "et al. 2018, sec. 4.1.")
+            f"ranking: {control[0]:.3f} and {control[1]:.3f}; {len(both)} of {len(ordered)} "
+            "methods beat it on both curves. Reproduces the metrics of Petsiuk et al. 2018, "
+            "sec. 4.1.")
 
 # the concrete surfaces: defects with a true mask, so pointing game and energy too
 surface_model, _ = common.surface_model(args)
@@ -215,11 +305,19 @@ series = {name: (np.arange(len(rows)), [float(np.median(row.spearman)) for row i
           for name, rows in checks.items()}
 ssim_series = {name: (np.arange(len(rows)), [float(np.median(row.ssim)) for row in rows])
                for name, rows in checks.items()}
-fig = plot.curve_panels([("Spearman rank correlation of |map|", series),
-                         ("SSIM of |map|", ssim_series)],
-                        "layers randomized, from the top (cumulative)",
-                        f"median over {len(few[0])} digits", xticklabels=stages)
 after_all = {name: values[1][-1] for name, values in series.items()}
+CONTROL = "the image (control)"
+panels = [(f"{name}\nall random: rho {after_all[name]:.2f}, SSIM {ssim_series[name][1][-1]:.2f}",
+           [("Spearman rank correlation of |map| with the trained one", *series[name],
+             dict(color="tab:purple", marker="o", markersize=3.5)),
+            ("SSIM of |map| with the trained one", *ssim_series[name],
+             dict(color="tab:orange", marker="s", markersize=3.5)),
+            ("the image itself (control), both measures", *series[CONTROL], CONTROL_STYLE)])
+          for name in series if name != CONTROL]
+fig = small_multiples(panels, 3, "layers randomized, from the top", f"median, {len(few[0])} digits",
+                      xticks=list(range(len(stages))), xticklabels=stages, size=(2.6, 2.2),
+                      ylim=(min(0.0, *(min(v[1]) for v in (*series.values(),
+                                                          *ssim_series.values()))) - 0.03, 1.05))
 
 
 def all_layers_random(method):
@@ -252,16 +350,23 @@ held_text = "" if not held else (
 common.save(fig, args, "3_randomization_curves.png",
             "Cascading randomization: the layers of lesson 03's network are re-initialized "
             "from the top (fc2) down to conv1, cumulatively, and each method's map is "
-            "compared with its map on the trained network (left: Spearman rank correlation "
-            "of the absolute maps; right: SSIM; median over "
-            f"{len(few[0])} digits). With every layer random, the correlation is: "
-            + ", ".join(f"{name} {value:.2f}" for name, value in after_all.items())
-            + ". A method whose line stays high is blind to the weights, like the control "
-            f"(the image itself).{held_text} Reproduces the similarity measurements of "
+            "compared with its map on the trained network, one panel per method: Spearman "
+            "rank correlation of the absolute maps (purple) and SSIM (orange), median over "
+            f"{len(few[0])} digits, against the control (grey dashed: the image itself, which "
+            "no weight changes, at 1 by both measures). With every layer random, the rank "
+            "correlation is: "
+            + ", ".join(f"{name} {value:.2f}" for name, value in after_all.items()
+                        if name != CONTROL)
+            + " (panel titles). Look at how far each purple line falls from the grey one: a "
+            "method whose line stays on it is blind to the weights, like the control."
+            f"{held_text} Reproduces the similarity measurements of "
             "Adebayo et al. 2018, sec. 3.1.")
 first = few[0][:1]
 stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
 shrink = []                                    # (method, largest |value| all random / trained)
+look = {}                        # method -> (r with the trained map, r with the digit) per stage
+all_zero = {}                    # method -> its map is 0 everywhere with every layer random
+digit_pixels = np.abs(first).reshape(1, -1)
 for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
     method = tested[name]
     with explain.randomized_cascade(model, seed=0) as steps:
@@ -270,11 +375,104 @@ for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
             panels_of_stage.append(np.abs(method(model, first, few[1][:1])).reshape(28, 28))
     tops = np.array([panel.max() for panel in panels_of_stage])
     shrink.append((name, tops[-1] / tops[0]))
+    all_zero[name] = bool(tops[-1] == 0)
+    look[name] = [(float(metrics.spearman(panels_of_stage[0][None], panel[None])[0]),
+                   float(metrics.spearman(digit_pixels, panel.reshape(1, -1))[0]))
+                  for panel in panels_of_stage]
     stage_rows.append((f"|{name}| / own max", "positive",      # each panel on its own scale:
                        np.array([panel / top if top > 0 else panel     # the pattern, not the size
                                  for panel, top in zip(panels_of_stage, tops)])))
 fig = plot.method_grid(np.repeat(first, len(stages), axis=0), stage_rows, column_titles=stages,
-                       size=1.6)
+                       size=1.7)
+for r, name in enumerate(look, start=1):       # each panel: like its trained map? the digit?
+    for j, (to_trained, to_digit) in enumerate(look[name]):
+        fig.panels[r, j].set_title(f"trained {to_trained:.2f}, digit {to_digit:.2f}",
+                                   fontsize=6.5)
+
+
+def guided_gate(x, targets):
+    """Guided backprop passes R = 1(F > 0) 1(G > 0) G at every ReLU: count, per ReLU (top
+    first) and image, the units that are active (F > 0), that get a positive gradient
+    (G > 0), and both, the only units the rule lets through; if none at some ReLU, the
+    map is 0 at every pixel. x (N, C, H, W) -> {relu: (active, positive, both), each (N,)}."""
+    relus = [name for name in reversed(model.names) if isinstance(model[name], sc.ReLU)]
+    with eval_mode(model):
+        logits = model.forward(x)
+        seed = np.zeros_like(logits)
+        seed[np.arange(len(x)), targets] = 1.0                     # dS_c / dlogits
+        gate = {}
+        for relu in relus:
+            g = model.backward(seed, relu_rule="guided", stop=relu, param_grads=False)
+            f = model.outputs[relu] > 0                            # F > 0 (after = before)
+            gate[relu] = tuple(v.reshape(len(x), -1).sum(axis=1) for v in (f, g > 0, f & (g > 0)))
+    return gate
+
+
+# why guided backprop's map of this digit goes to 0: the stages where it is all zero, the
+# ReLU nearest the output where no unit passes, and how many of the few digits share it
+zero_stages, gate_text = [], ""
+
+
+def guided_stage(stage):
+    """Print guided backprop's non-zero pixels and the units its rule passes at this stage
+    of the cascade; keep the stages where the shown digit's map is all zero."""
+    maps_now = np.abs(tested["guided backprop"](model, *few)).reshape(len(few[0]), -1)
+    nonzero = (maps_now > 0).sum(axis=1)
+    gate = guided_gate(*few)
+    print(f"   guided backprop, randomized {stage:>7}: non-zero pixels of the shown digit "
+          f"{nonzero[0]} of {maps_now.shape[1]}, all-zero maps {(nonzero == 0).sum()} of "
+          f"{len(nonzero)} digits; units passing 1(F > 0) 1(G > 0) for the shown digit: " +
+          ", ".join(f"{relu} {both[0]} ({active[0]} active, {positive[0]} with G > 0)"
+                    for relu, (active, positive, both) in gate.items()))
+    if nonzero[0] == 0:
+        dead = next((relu for relu, (_, _, both) in gate.items() if both[0] == 0), None)
+        active, positive, _ = gate[dead] if dead else ([None], [None], None)
+        zero_stages.append((stage, dead, active[0], positive[0],
+                            model.outputs[dead][0].size if dead else None,
+                            int((nonzero == 0).sum())))
+
+
+with explain.randomized_cascade(model, seed=0) as steps:
+    guided_stage("none")
+    for layer in steps:
+        guided_stage(f"+{layer}")
+if zero_stages:
+    gate_text = (" Guided backprop's panels that read 'constant 0' are exactly zero (0 "
+                 f"non-zero pixels of {first[0, 0].size}). Its rule passes a unit only if it is "
+                 "active and gets a positive gradient, 1(F > 0) 1(G > 0): " + "; ".join(
+                     f"at {stage}, {active} of the {size} units of {dead} "
+                     f"{'is' if active == 1 else 'are'} active and {positive} get a positive "
+                     f"gradient, none both, so {dead} passes nothing and the ReLUs below it "
+                     f"receive nothing ({zeros} of {len(few[0])} digits give an all-zero map "
+                     "there)" if dead else
+                     f"at {stage}, every ReLU passes some unit: the zeros come from the "
+                     f"products between them ({zeros} of {len(few[0])} digits give an all-zero "
+                     "map there)"
+                     for stage, dead, active, positive, size, zeros in zero_stages) + ".")
+verdicts, traced = [], []        # each row's last panel against its first, this digit
+for name, stage_values in look.items():
+    (_, digit_before), (to_trained, digit_after) = stage_values[0], stage_values[-1]
+    median_text = f"median over {len(few[0])} digits in figure 3: {after_all[name]:.2f}"
+    if all_zero[name]:
+        verdicts.append(f"{name} is all zero" + (" (below)" if name == "guided backprop" and
+                                                  zero_stages else ""))
+    elif to_trained > 0.9:
+        verdicts.append(f"{name} stays like its trained map ('trained' {to_trained:.2f}; "
+                        f"{median_text}): blind to the weights")
+    elif digit_after >= digit_before:
+        traced.append(name)
+        verdicts.append(f"{name} changes ('trained' {to_trained:.2f}; {median_text}) yet "
+                        f"traces the digit at least as closely as its trained map did ('digit' "
+                        f"{digit_after:.2f} against {digit_before:.2f})")
+    else:
+        verdicts.append(f"{name} changes ('trained' {to_trained:.2f}; {median_text}) and "
+                        f"traces the digit less than its trained map did ('digit' "
+                        f"{digit_after:.2f} against {digit_before:.2f})")
+traced_text = "" if not traced else (
+    f" So resembling the digit is no test by itself: {' and '.join(traced)} "
+    f"{'looks' if len(traced) == 1 else 'look'} like the digit on a random network, yet "
+    f"{'its' if len(traced) == 1 else 'their'} ranking of the pixels has changed; the test is "
+    "the change from the trained map.")
 common.save(fig, args, "4_randomization_maps.png",
             f"One digit (a {few[1][0]}) explained as the layers are randomized from the top "
             "(columns, cumulative; 'none' is the trained network), four methods (rows), "
@@ -282,9 +480,11 @@ common.save(fig, args, "4_randomization_maps.png",
             "the figure compares patterns, not sizes. With every layer random, the largest "
             "value is "
             + ", ".join(f"{100 * ratio:.2g}% ({name})" for name, ratio in shrink)
-            + " of the trained network's. The same draws as the curves above (seed 0). Look "
-            "for the rows that keep the digit's shape after every layer is random: they show "
-            "the input, not what the network learned. Reproduces the cascading "
+            + " of the trained network's. The same draws as the curves above (seed 0). Each "
+            "panel's title gives its rank correlation with the trained map of its row "
+            "('trained') and with the digit itself ('digit'). Look at the last column, every "
+            "layer random: " + "; ".join(verdicts) + "." + traced_text + gate_text +
+            " Reproduces the cascading "
             "randomization grid of Adebayo et al. 2018, Fig. 2.")
 
 # --- class sensitivity -----------------------------------------------------------------------
