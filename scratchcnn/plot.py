@@ -177,7 +177,7 @@ def map_note(values, kind, scale=None):
         return "all <= 0"
     top = float(np.abs(values).max())
     if scale is not None and top < 0.25 * scale:
-        return f"weak: max {top:.2g} ({100 * top / scale:.0f}% of scale)"
+        return f"weak: max {top:.2g}\n({100 * top / scale:.0f}% of scale)"
     return None
 
 
@@ -217,9 +217,10 @@ def show_map(ax, values, kind, scale=None, image=None, mask=None):
         if image is not None:
             outline_image(ax, image)
         note = map_note(values, kind, None if own_scale else scale)
-        if note:
+        if note:        # two short lines inside the panel, left out of the layout: a note
+            # wider than a small panel would otherwise push its column apart
             ax.text(0.5, 0.03, note, transform=ax.transAxes, ha="center", va="bottom",
-                    fontsize=6.5, color="black", backgroundcolor="white")
+                    fontsize=6.5, color="black", backgroundcolor="white").set_in_layout(False)
     if mask is not None:
         ax.contour(to_numpy(mask).astype(float), levels=[0.5], colors="white", linewidths=0.8)
     ax.set_xticks([])

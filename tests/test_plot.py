@@ -81,7 +81,8 @@ def test_a_weak_panel_says_so_and_maps_stay_opaque():
     fig = plot.method_grid(images, [("map", "positive", maps)])
     strong, weak = fig.panels[0]
     assert [t.get_text() for t in strong.texts] == []
-    assert [t.get_text() for t in weak.texts] == ["weak: max 0.01 (1% of scale)"]
+    assert [t.get_text() for t in weak.texts] == ["weak: max 0.01\n(1% of scale)"]
+    assert not weak.texts[0].get_in_layout()          # a note never pushes its column apart
     assert all(im.get_alpha() is None for im in panel_images(fig))
     assert len(weak.collections) >= 1                            # the image's outline
 
