@@ -257,13 +257,12 @@ deck_x, deck_y, deck_masks, split = common.surface_data(args.quick)       # less
 wall_x, wall_y, wall_masks = sc.datasets.surface_defects(len(deck_x), size=64, seed=0,
                                                           site="wall")
 surfaces = {"deck": (deck_x, deck_y, deck_masks), "wall": (wall_x, wall_y, wall_masks)}
-# One network per site, the same code for both. The deck's is trained as lessons 06 and
-# 12's (common.surface_model: same data, build and recipe), here under its own name so
-# that this lesson need not wait for lesson 06 in run_all.
-(deck_net, deck_history), (wall_net, wall_history) = (
-    common.trained(args, f"gap-surface-{site}", surface_net,
-                   ((x[:split], y[:split]), (x[split:], y[split:])), **SURFACE_RECIPE)
-    for site, (x, y, _) in surfaces.items())
+# One network per site, trained by the same recipe: the deck's is lessons 06 and 12's
+# (common.surface_model, cached), the wall's the same build and recipe on the wall's images.
+deck_net, deck_history = common.surface_model(args)
+wall_net, wall_history = common.trained(
+    args, "gap-surface-wall", surface_net,
+    ((wall_x[:split], wall_y[:split]), (wall_x[split:], wall_y[split:])), **SURFACE_RECIPE)
 nets, histories = {"deck": deck_net, "wall": wall_net}, {"deck": deck_history,
                                                          "wall": wall_history}
 unseen = {site: sc.datasets.surface_defects(N_UNSEEN, size=64, seed=1, site=site,

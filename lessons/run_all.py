@@ -104,9 +104,9 @@ computed by it on the embedded data. Click a figure to open it at full size.</p>
 
 # Lessons that load a model another lesson trains (common.py caches it) start after it:
 # 04, 07, 08 read the slides' MNIST model of 03; 09 Tang's deep net and Tang's MNIST net
-# of 07; 11 the ResNet of 10; 12 the MNIST model of 03 and the surface model of 06; 13 the
-# slides' model of 03.
-AFTER = {"04": ("03",), "07": ("03",), "08": ("03",), "09": ("07",), "11": ("10",),
+# of 07; 11 the ResNet of 10 and the surface model of 06; 12 the MNIST model of 03 and the
+# surface model of 06; 13 the slides' model of 03.
+AFTER = {"04": ("03",), "07": ("03",), "08": ("03",), "09": ("07",), "11": ("06", "10"),
          "12": ("03", "06"), "13": ("03",)}
 # Side by side, the heads of the longest chains start first (03 -> 07 -> 09, 10 -> 11).
 FIRST = ("03", "10")
