@@ -13,21 +13,6 @@ from ..reference.pool import tie_tolerance
 
 
 @njit(cache=True, parallel=True)
-def _largest_magnitude(x):
-    # max |x[b]| per image: reference.pool.tie_tolerance's scale, without a temporary |x|.
-    n = x.shape[0]
-    per_image = x.size // max(n, 1)
-    x_flat = x.ravel()
-    largest = np.zeros(n, dtype=x.dtype)
-    for b in prange(n):                       # thread owns image b
-        value = largest[b]                    # 0
-        for k in range(b * per_image, (b + 1) * per_image):
-            value = max(value, abs(x_flat[k]))
-        largest[b] = value
-    return largest
-
-
-@njit(cache=True, parallel=True)
 def _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow):
     n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
@@ -95,7 +80,7 @@ def maxpool_forward(x, kh, kw, stride):
     oh = conv_output_size(x.shape[2], kh, sh, 0)
     ow = conv_output_size(x.shape[3], kw, sw, 0)
     x = np.ascontiguousarray(x)
-    tolerance = tie_tolerance(x, largest=_largest_magnitude(x))
+    tolerance = tie_tolerance(x)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
         return _maxpool_2x2(x, tolerance, oh, ow)
     return _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow)

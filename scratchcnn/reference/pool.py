@@ -31,15 +31,15 @@ from .conv import conv_output_size
 TIE_ULPS = 128
 
 
-def tie_tolerance(x, largest=None):
+def tie_tolerance(x):
     """How far below a window's maximum a value may lie and still tie with it.
 
     x: (N, C, H, W) -> (N,) of x's dtype: TIE_ULPS * eps(dtype) * max |x[n]|, one number
-    per image, so it does not depend on the other images of the batch. ``largest``:
-    max |x[n]| (N,) where it is already known (the fast room finds it in a kernel).
+    per image, so it does not depend on the other images of the batch. (max |x[n]| is
+    found as the larger of max x[n] and -min x[n]: no temporary |x|.)
     """
-    if largest is None:
-        largest = array_module(x).abs(x).reshape(x.shape[0], -1).max(axis=1)
+    per_image = x.reshape(x.shape[0], -1)
+    largest = array_module(x).maximum(per_image.max(axis=1), -per_image.min(axis=1))
     return (TIE_ULPS * np.finfo(x.dtype).eps * largest).astype(x.dtype)
 
 
