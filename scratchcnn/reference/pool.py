@@ -15,6 +15,10 @@ gets its switches from the rounding, and the rounding of a matrix product depend
 batch size and on the algorithm (im2col or Winograd): a saliency map of one digit changed
 by 16-19 % of its maximum between a batch of 1 and a batch of 100 (BENCHMARKS.md, 2026-12-06).
 With exact ties (tolerance 0, or equal values) the rule is PyTorch's: the first maximum.
+Within the tolerance PyTorch still takes the larger value, so on a blank background the
+two gradients can differ (the gallery review measured a class-model step from a digits'
+mean image differing by 3.4 % of its maximum); once noise removes the near-ties they
+agree (6e-8 there).
 
 ``maxpool_loops`` is the definition as loops (the oracle); ``maxpool_forward`` computes
 the same with one strided slice per window offset. The fast room's twins: fast/pool.py
