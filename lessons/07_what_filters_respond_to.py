@@ -110,7 +110,7 @@ def feature_map_figure(model, described, stem, conv, relu):
         for text in list(ax.texts):                  # the small note: into the title instead
             text.remove()
         note = ("silent (0)" if top[k] == 0 else
-                f"weak: {100 * top[k] / maps.max():.0f}%" if top[k] < WEAK * maps.max() else "")
+                f"weak: {100 * top[k] / maps.max():.1f}%" if top[k] < WEAK * maps.max() else "")
         ax.set_title(f"ch {k}" + (f"  {note}" if note else ""), fontsize=10,
                      color="firebrick" if note else "black")
     common.save(fig, args, f"1_feature_maps_{stem}_{relu}.png",
@@ -336,16 +336,18 @@ for case, (stem, described, net, images, labels, names, layer) in enumerate(TOP_
                  + (": hence the blue. " if negative > 0.5 and
                     all(filter_sums[k] < 0 for k in NEAR_CONSTANT) else ". ")
                  + f"The third row of each channel is the same projection without their part "
-                 f"(an exact split: the projection is linear in the signal at relu1); "
-                 f"{100 * rest_negative:.0f}% of its |value| is negative.")
+                 f"(an exact split: the projection is linear in the signal at relu1), divided "
+                 f"by the same number as the row above it, so its colourbar shows how small "
+                 f"the rest is next to the whole; {100 * rest_negative:.0f}% of its |value| is "
+                 f"negative.")
     common.save(fig, args, f"2_top{K}_{stem}_{layer}.png",
                 f"For the {CHANNELS} most active channels of {layer} in {described}, "
                 f"the {K} held-out images that excite each "
                 f"channel most, cropped to the activation's {box[0]}x{box[1]} receptive field, "
                 f"and below each the DeconvNet projection of that single activation, cropped to "
                 f"the same box, divided by the row's largest |value| (the number after '/' in "
-                f"the row label, in the DeconvNet's arbitrary units), so every row reads on the "
-                f"same -1..1 scale (the crop's outline in grey); where the field runs over the "
+                f"the row label, in the DeconvNet's arbitrary units), so each channel's projection "
+                f"row reads on a -1..1 scale (the crop's outline in grey); where the field runs over the "
                 f"image border the box is shifted inside and the field's part in the image is "
                 f"dashed orange. {sign} Look at whether the five crops of a channel share a "
                 f"pattern, and which of their pixels the projection keeps. "

@@ -320,9 +320,11 @@ if flips:
                 f"becomes a {p_after.argmax()} with p = {p_after.max():.3f} once the red "
                 f"{WINDOW[0]}x{WINDOW[1]} square is blacked out (the slides' log: a 4 read "
                 "as a 7 with 99.6%). Look at which stroke the square removes, and at the "
-                f"bars: {len(flips)} of {correct.sum()} correctly classified digits change class "
-                f"under one square somewhere (a stride-{FLIP_STRIDE} search), to any class; "
-                f"{len(four_to_seven)} of them are 4s read as 7s, the slides' case.")
+                f"bars: this digit's ten class probabilities before (grey) and after (red). "
+                f"Not drawn but counted (printed above): {len(flips)} of {correct.sum()} "
+                f"correctly classified digits change class under one square somewhere (a "
+                f"stride-{FLIP_STRIDE} search), to any class; {len(four_to_seven)} of them are "
+                f"4s read as 7s, the slides' case.")
 
 # --- 4. Speed by reuse: the cone of influence against full forward passes -----------------
 timed = x[:1]

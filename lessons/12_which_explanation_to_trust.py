@@ -366,6 +366,7 @@ stage_rows = [("digit", "image", np.repeat(first, len(stages), axis=0))]
 shrink = []                                    # (method, largest |value| all random / trained)
 look = {}                        # method -> (r with the trained map, r with the digit) per stage
 all_zero = {}                    # method -> its map is 0 everywhere with every layer random
+zero_at = {}                     # method -> its map is 0 everywhere, per stage
 digit_pixels = np.abs(first).reshape(1, -1)
 for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
     method = tested[name]
@@ -376,6 +377,7 @@ for name in ("saliency", "guided backprop", "Grad-CAM", "LRP-epsilon"):
     tops = np.array([panel.max() for panel in panels_of_stage])
     shrink.append((name, tops[-1] / tops[0]))
     all_zero[name] = bool(tops[-1] == 0)
+    zero_at[name] = [bool(top == 0) for top in tops]
     look[name] = [(float(metrics.spearman(panels_of_stage[0][None], panel[None])[0]),
                    float(metrics.spearman(digit_pixels, panel.reshape(1, -1))[0]))
                   for panel in panels_of_stage]
@@ -411,6 +413,8 @@ def guided_gate(x, targets):
 # why guided backprop's map of this digit goes to 0: the stages where it is all zero, the
 # ReLU nearest the output where no unit passes, and how many of the few digits share it
 zero_stages, gate_text = [], ""
+silent_relu = {}                 # stage -> (the ReLU nearest the output with no active unit
+                                 # for the shown digit, or None; digits with such a ReLU)
 
 
 def guided_stage(stage):
@@ -424,6 +428,9 @@ def guided_stage(stage):
           f"{len(nonzero)} digits; units passing 1(F > 0) 1(G > 0) for the shown digit: " +
           ", ".join(f"{relu} {both[0]} ({active[0]} active, {positive[0]} with G > 0)"
                     for relu, (active, positive, both) in gate.items()))
+    silent = [relu for relu, (active, _, _) in gate.items() if active[0] == 0]
+    silent_relu[stage] = (silent[0] if silent else None, int(np.any(
+        [active == 0 for active, _, _ in gate.values()], axis=0).sum()))
     if nonzero[0] == 0:
         dead = next((relu for relu, (_, _, both) in gate.items() if both[0] == 0), None)
         active, positive, _ = gate[dead] if dead else ([None], [None], None)
@@ -468,6 +475,14 @@ for name, stage_values in look.items():
         verdicts.append(f"{name} changes ('trained' {to_trained:.2f}; {median_text}) and "
                         f"traces the digit less than its trained map did ('digit' "
                         f"{digit_after:.2f} against {digit_before:.2f})")
+dark_text = "".join(
+    f" At {stage} every row is all zero: no unit of {silent_relu[stage][0]} is active for "
+    "this digit, so no rule passes anything down to the pixels (the gradient, the guided "
+    "rule and LRP alike); " + f"{silent_relu[stage][1]} of {len(few[0])} digits "
+    f"{'has' if silent_relu[stage][1] == 1 else 'have'} such a silent ReLU there, and figure "
+    "3's medians count them with the rest."
+    for j, stage in enumerate(stages)
+    if silent_relu.get(stage, (None,))[0] and all(zero_at[name][j] for name in look))
 traced_text = "" if not traced else (
     f" So resembling the digit is no test by itself: {' and '.join(traced)} "
     f"{'looks' if len(traced) == 1 else 'look'} like the digit on a random network, yet "
@@ -483,7 +498,7 @@ common.save(fig, args, "4_randomization_maps.png",
             + " of the trained network's. The same draws as the curves above (seed 0). Each "
             "panel's title gives its rank correlation with the trained map of its row "
             "('trained') and with the digit itself ('digit'). Look at the last column, every "
-            "layer random: " + "; ".join(verdicts) + "." + traced_text + gate_text +
+            "layer random: " + "; ".join(verdicts) + "." + dark_text + traced_text + gate_text +
             " Reproduces the cascading "
             "randomization grid of Adebayo et al. 2018, Fig. 2.")
 

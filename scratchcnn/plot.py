@@ -177,7 +177,8 @@ def map_note(values, kind, scale=None):
         return "all <= 0"
     top = float(np.abs(values).max())
     if scale is not None and top < 0.25 * scale:
-        return f"weak: max {top:.2g}\n({100 * top / scale:.0f}% of scale)"
+        largest = "max |v|" if kind in ("signed", "gradient") else "max"
+        return f"weak: {largest} {top:.2g}\n({100 * top / scale:.0f}% of scale)"
     return None
 
 
@@ -220,9 +221,12 @@ def show_map(ax, values, kind, scale=None, image=None, mask=None):
         if note:        # two short lines inside the panel, left out of the layout: a note
             # wider than a small panel would otherwise push its column apart
             ax.text(0.5, 0.03, note, transform=ax.transAxes, ha="center", va="bottom",
-                    fontsize=6.5, color="black", backgroundcolor="white").set_in_layout(False)
-    if mask is not None:
-        ax.contour(to_numpy(mask).astype(float), levels=[0.5], colors="white", linewidths=0.8)
+                    fontsize=6.5, color="black", bbox=dict(facecolor="white", alpha=0.6,
+                                                           edgecolor="none", pad=1)
+                    ).set_in_layout(False)         # see-through: it may lie on the ground truth
+    if mask is not None:            # white on a dark sequential map, black on a diverging one
+        ax.contour(to_numpy(mask).astype(float), levels=[0.5], linewidths=0.8,
+                   colors="black" if kind in ("signed", "gradient") else "white")
     ax.set_xticks([])
     ax.set_yticks([])
     return shown
