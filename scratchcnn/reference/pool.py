@@ -7,9 +7,9 @@ sec. 2.1: "switch" variables). Shape = pooled shape, dtype int64.
 **The tie rule.** A window's switch is the *first* position, in row-major order, whose
 value lies within ``tie_tolerance`` of the window's maximum, and its output is the value
 at the switch (so forward and backward are the same function: the output is the input at
-the switch, the gradient flows to the switch). The
-tolerance is a few rounding errors of the image's largest activation, so two values that
-differ only by the rounding of the layer below count as equal. Without it a blank
+the switch, the gradient flows to the switch). The tolerance is a few rounding errors of
+the image's largest activation, so two values that differ only by the rounding of the
+layer below count as equal. Without it a blank
 background, where a conv layer's output is the same number everywhere up to rounding,
 gets its switches from the rounding, and the rounding of a matrix product depends on the
 batch size and on the algorithm (im2col or Winograd): a saliency map of one digit changed
