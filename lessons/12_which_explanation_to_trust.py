@@ -34,7 +34,8 @@ quick = args.quick
 rng = np.random.default_rng(0)
 
 
-CONTROL_STYLE = dict(color="0.35", linestyle="--", linewidth=1.2)   # the control: grey dashed
+# the control: grey dashed, drawn above the methods' lines, so a line lying on it hides it not
+CONTROL_STYLE = dict(color="0.35", linestyle="--", linewidth=1.2, zorder=5)
 
 
 def small_multiples(panels, columns, xlabel, ylabel, xticks=None, xticklabels=None,
@@ -118,7 +119,8 @@ fig = plot.method_grid(digits[shown], rows, column_titles=[f"true {c}" for c in 
                        size=1.35)
 weak = {name: sum((plot.map_note(v, kind, plot.row_scale(values, kind)) or "")
                   .startswith("weak") for v in values) for name, kind, values in rows[1:]}
-weak_text = ", ".join(f"{name} {n}" for name, n in weak.items() if n) or "none"
+weak_text = ", ".join(f"{n} of the {name} row's {len(shown)} panels" for name, n in weak.items()
+                      if n) or "none"
 # how alike two methods' maps are: the mean over the digits of the correlation of their
 # absolute values (a signed map's sign says nothing about where it looks)
 AGREE = 0.9                               # a pair this correlated draws nearly the same map

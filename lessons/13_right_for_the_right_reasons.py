@@ -302,8 +302,9 @@ axes = fig.subplots(3, 5, sharex=True, sharey=True).ravel()
 for ax, name in zip(axes, methods):
     shares = [100 * partial[f][name][1] for f in FRACTIONS]
     ax.plot(reliances, shares, "o-", color="tab:blue", markersize=4)
-    for f, r, s in zip(FRACTIONS, reliances, shares):
-        ax.annotate(f"{round(100 * f)}%", (r, s), fontsize=6.5, xytext=(3, 2),
+    for k, (f, r, s) in enumerate(zip(FRACTIONS, reliances, shares)):   # labels above and
+        ax.annotate(f"{round(100 * f)}%", (r, s), fontsize=6.5,       # below in turn: close
+                    xytext=(3, 3) if k % 2 == 0 else (3, -9),         # points stay readable
                     textcoords="offset points")
     ax.axhline(100 * area, color="0.5", linestyle="--", linewidth=0.8)
     ax.set_title(f"{name}: rho = {correlation[name]:+.2f}", fontsize=8)
