@@ -28,9 +28,8 @@ print(f"   {count} surfaces ({np.bincount(y).tolist()} intact/crack/spalling), "
 PER_CLASS = 4
 names = sc.datasets.SURFACE_CLASS_NAMES
 examples = np.concatenate([np.flatnonzero(y == c)[:PER_CLASS] for c in range(len(names))])
-fig = plot.image_grid(x[examples], [f"{names[c]} {i}" for c, i in
-                                    zip(y[examples], np.arange(len(examples)) % PER_CLASS)],
-                      columns=PER_CLASS)
+fig = plot.image_grid(x[examples], [f"{names[y[k]]}, image #{k}" for k in examples],
+                      columns=PER_CLASS)           # numbered as in the data set, not 0-3
 common.save(fig, args, "1_surfaces.png",
             f"The first {PER_CLASS} procedural concrete surfaces of each class, one class per "
             f"row ({', '.join(names)}): RGB images made to stand in for colour photographs, "
@@ -120,7 +119,7 @@ for number, c in enumerate((1, 2), start=2):     # one figure per class: cracks 
     if len(rows) == 0:
         continue
     class_name = names[c]
-    titles = [f"{class_name} {i}" for i in range(len(rows))]
+    titles = [f"{class_name}, held-out #{i}" for i in rows]   # not figure 1's images
     map_rows = [(f"{name}{' max|RGB|' if name != 'Grad-CAM' else ''}", "positive", maps[rows])
                 for name, maps in scores.items()]
     fig = plot.method_grid(xd[rows], [("image, defect outlined", "image", xd[rows])] + map_rows,
