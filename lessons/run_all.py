@@ -108,9 +108,9 @@ computed by it on the embedded data. Click a figure to open it at full size.</p>
 # surface model of 06; 13 the slides' model of 03.
 AFTER = {"04": ("03",), "07": ("03",), "08": ("03",), "09": ("07",), "11": ("06", "10"),
          "12": ("03", "06"), "13": ("03",)}
-# Side by side, the longest chains and lessons start first, in this order: 03 -> 07 -> 09,
-# 10 -> 11, then 13 (the longest lesson, 174 s of 459 when it started last) and 07 as soon as
-# 03 has ended; the short lessons fill the gaps.
+# Side by side, the heads of the longest chains start first (03 -> 07 -> 09, 10 -> 11); when
+# 03 ends, 13 starts (the longest lesson: 174 s of the 459 the lessons took when it started
+# last), then 07; the short lessons fill the gaps (389 s on the same lesson times).
 FIRST = ("03", "10", "13", "07")
 
 
