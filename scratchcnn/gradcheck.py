@@ -22,6 +22,22 @@ def relative_error(analytic, numerical):
     return float(np.max(np.abs(analytic - numerical))) / scale
 
 
+def central_difference(f, x, i, h=1e-6):
+    """n_i = (f(x + h e_i) - f(x - h e_i)) / (2h) for the flat index i of x.
+
+    f: callable taking an array shaped like x and returning a scalar; x: float64 array,
+    perturbed in place and restored. returns a float.
+    """
+    flat = x.reshape(-1)                     # a view: writing it perturbs x
+    original = flat[i]
+    flat[i] = original + h
+    f_plus = f(x)
+    flat[i] = original - h
+    f_minus = f(x)
+    flat[i] = original
+    return (f_plus - f_minus) / (2 * h)
+
+
 def check_gradient(f, x, analytic, h=1e-6, entries=24, directions=3, seed=0):
     """Compare ``analytic`` (the claimed df/dx, shape of x) with central differences.
 
@@ -35,18 +51,9 @@ def check_gradient(f, x, analytic, h=1e-6, entries=24, directions=3, seed=0):
     if analytic.shape != x.shape:
         raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}")
     rng = np.random.default_rng(seed)
-    flat = x.reshape(-1)                     # a view: writing it perturbs x
-    picked = np.arange(flat.size) if flat.size <= entries else rng.choice(flat.size, entries,
-                                                                         replace=False)
-    numeric = np.empty(len(picked))
-    for k, i in enumerate(picked):
-        original = flat[i]
-        flat[i] = original + h
-        f_plus = f(x)
-        flat[i] = original - h
-        f_minus = f(x)
-        flat[i] = original
-        numeric[k] = (f_plus - f_minus) / (2 * h)
+    picked = np.arange(x.size) if x.size <= entries else rng.choice(x.size, entries,
+                                                                   replace=False)
+    numeric = np.array([central_difference(f, x, i, h) for i in picked])
     worst = relative_error(analytic.reshape(-1)[picked], numeric)
 
     original = x.copy()

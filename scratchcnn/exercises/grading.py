@@ -19,7 +19,7 @@ import traceback
 
 import numpy as np
 
-from ..gradcheck import relative_error
+from ..gradcheck import central_difference, relative_error
 
 TOLERANCE = 1e-8          # values that are computed exactly, up to rounding
 GRADIENT_TOLERANCE = 1e-6  # against central finite differences, h = 1e-6
@@ -211,18 +211,9 @@ def expect_close(got, expected, what, case, mistakes=(), tolerance=TOLERANCE, ax
 
 def finite_differences(f, x, h=1e-6):
     """Central differences of the scalar function f at every entry of x (float64, small):
-    n_i = (f(x + h e_i) - f(x - h e_i)) / (2h). x is perturbed in place and restored."""
-    numeric = np.empty(x.shape)
-    flat, out = x.reshape(-1), numeric.reshape(-1)
-    for i in range(flat.size):
-        original = flat[i]
-        flat[i] = original + h
-        plus = f(x)
-        flat[i] = original - h
-        minus = f(x)
-        flat[i] = original
-        out[i] = (plus - minus) / (2 * h)
-    return numeric
+    n_i = (f(x + h e_i) - f(x - h e_i)) / (2h), gradcheck.central_difference one entry at
+    a time. x is perturbed in place and restored. returns x's shape."""
+    return np.array([central_difference(f, x, i, h) for i in range(x.size)]).reshape(x.shape)
 
 
 def expect_gradient(got, numeric, what, case, mistakes=(), tolerance=GRADIENT_TOLERANCE,
