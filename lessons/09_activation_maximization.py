@@ -263,25 +263,12 @@ def overshoot(top):
     return "stays within the 0-1 range of real images"
 
 
-def tidy_weak_notes(fig):
-    """plot's "weak: max 5.3e+02 (18% of scale)" notes, shortened to two lines that fit
-    inside their panel and kept out of the layout, so the columns stay evenly spaced."""
-    for ax in fig.axes:
-        for text in ax.texts:
-            words = text.get_text()
-            if words.startswith("weak:") and "% of scale" in words:
-                text.set_text("weak: " + words.split("(")[1].replace(" of scale)", "\nof scale"))
-                text.set_fontsize(6.5)
-                text.set_in_layout(False)
-
-
 means, models, facts = class_models(model, x_train, y_train, 10, x_test, y_test, "MNIST")
 fig = plot.method_grid(means, [
     ("class mean image\n(the mean init)", "image", means),
     ("class model,\nrandom init", "signed", models["random"][:, 0]),
     ("class model,\nmean init", "signed", models["mean"][:, 0])],
     column_titles=[f"class {c}" for c in range(10)], size=1.45)
-tidy_weak_notes(fig)
 common.save(fig, args, "3_class_models_mnist.png",
             f"Class models of Tang et al.'s MNIST net: for each digit class c the image that "
             f"maximizes S_c(I) - 0.1 ||I||_1 after {CLASS_STEPS} steps of size 0.5, from N(0,1) "
@@ -308,7 +295,6 @@ fig = plot.method_grid(deep_means, [
     ("class model,\nrandom init", "signed", deep_models["random"][:, 0]),
     ("class model,\nmean init", "signed", deep_models["mean"][:, 0])],
     column_titles=FIVE_NAMES, size=1.7)
-tidy_weak_notes(fig)
 common.save(fig, args, "4_class_models_deep.png",
             f"Class models of Tang et al.'s deeper conv-relu-pool-bn x4 net trained on five "
             f"Fashion-MNIST classes, with the same recipe (step 0.5, alpha 0.1, "
@@ -433,7 +419,6 @@ fig = plot.method_grid(deep_means, [
     ("without, from the\nmean (section 4)", "signed", deep_models["mean"][:, 0]),
     ("WITH, from the\nmean (grey 0-1)", "image", regularized[5:])],
     column_titles=FIVE_NAMES, size=1.7)
-tidy_weak_notes(fig)
 for row in (1, 2, 4):                               # the regularized images: grey, 0 to 1
     for ax in fig.panels[row]:
         ax.images[0].set_clim(0.0, 1.0)
