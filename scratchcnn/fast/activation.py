@@ -2,6 +2,8 @@
 import numpy as np
 from numba import njit, prange
 
+from . import recycle
+
 
 @njit(cache=True, parallel=True)
 def _relu_forward(x_flat, y_flat, active_flat):
@@ -16,6 +18,6 @@ def _relu_forward(x_flat, y_flat, active_flat):
 def relu_forward(x):
     """See ``reference.activation.relu_forward``: one parallel pass writes y and the mask."""
     x = np.ascontiguousarray(x)
-    y, active = np.empty_like(x), np.empty(x.shape, dtype=np.bool_)
+    y, active = recycle.empty(x.shape, x.dtype), recycle.empty(x.shape, np.bool_)
     _relu_forward(x.ravel(), y.ravel(), active.ravel())
     return y, active

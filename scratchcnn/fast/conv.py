@@ -12,6 +12,7 @@ from numba import njit, prange
 from numba import uint64 as u
 
 from ..reference.conv import conv_output_size
+from . import recycle
 
 
 @njit(cache=True)
@@ -63,7 +64,7 @@ def im2col(x, kh, kw, stride, padding, out=None):
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     if out is None:
-        out = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+        out = recycle.empty((c * kh * kw, n * oh * ow), x.dtype)
     return _im2col(np.ascontiguousarray(x), out, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
@@ -100,7 +101,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding):
     (sh, sw), (ph, pw) = stride, padding
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    dx = np.empty((n, c, h, w), dtype=cols.dtype)
+    dx = recycle.empty((n, c, h, w), cols.dtype)
     return _col2im(np.ascontiguousarray(cols), dx, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
@@ -119,7 +120,7 @@ def _columns_to_nchw(out, bias, y):
 
 def columns_to_nchw(out, bias, n, oh, ow, into=None):
     """See ``reference.conv.columns_to_nchw``. out: (O, N*OH*OW) -> (N, O, OH, OW)."""
-    y = np.empty((n, out.shape[0], oh, ow), dtype=out.dtype) if into is None else into
+    y = recycle.empty((n, out.shape[0], oh, ow), out.dtype) if into is None else into
     if not y.flags.c_contiguous:              # written through a flat view (a copy otherwise)
         raise ValueError("columns_to_nchw: into must be C-contiguous")
     return _columns_to_nchw(np.ascontiguousarray(out), bias.astype(out.dtype), y)
@@ -141,5 +142,5 @@ def nchw_to_columns(dy, out=None):
     written into ``out`` when given."""
     n, channels = dy.shape[:2]
     if out is None:
-        out = np.empty((channels, dy.size // channels), dtype=dy.dtype)
+        out = recycle.empty((channels, dy.size // channels), dy.dtype)
     return _nchw_to_columns(np.ascontiguousarray(dy), out)

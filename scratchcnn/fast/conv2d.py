@@ -25,7 +25,7 @@ import numpy as np
 
 from ..backend import array_module, is_gpu_array
 from ..reference.conv import conv_output_size
-from . import winograd
+from . import recycle, winograd
 
 _winograd_enabled = contextvars.ContextVar("scratchcnn_winograd", default=True)
 
@@ -172,4 +172,4 @@ def _output_shape(x, weights, stride, padding):
 
 def _output(x, weights, stride, padding):
     """An empty (N, O, OH, OW) output for conv(x, weights)."""
-    return np.empty(_output_shape(x, weights, stride, padding), dtype=x.dtype)
+    return recycle.empty(_output_shape(x, weights, stride, padding), x.dtype)

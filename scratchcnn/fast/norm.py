@@ -4,6 +4,8 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u
 
+from . import recycle
+
 # Batch norm: per-channel sums over (N, H, W) and per-channel elementwise maps. A
 # channel's values are N contiguous planes of H*W. The sums accumulate in float64 (a
 # float32 input too) and may be reordered (fastmath "reassoc" only): that is what lets
@@ -58,7 +60,7 @@ def batchnorm_forward(x, mean, inv_std, gamma, beta):
     """See ``reference.norm.batchnorm_forward``: one pass writes x_hat and y.
     x: (N, C, H, W); the rest (C,) -> x_hat, y: (N, C, H, W)."""
     x = np.ascontiguousarray(x)
-    x_hat, y = np.empty_like(x), np.empty_like(x)
+    x_hat, y = recycle.empty(x.shape, x.dtype), recycle.empty(x.shape, x.dtype)
     per_channel = [np.ascontiguousarray(a, dtype=x.dtype) for a in (mean, inv_std, gamma, beta)]
     _batchnorm_forward(x, *per_channel, x_hat, y)
     return x_hat, y
@@ -106,7 +108,7 @@ def batchnorm_input_grad(dy, x_hat, gamma, inv_std, mean_dx_hat, mean_dx_hat_x_h
     """See ``reference.norm.batchnorm_input_grad``. dy, x_hat: (N, C, H, W); the rest (C,)
     -> dx (N, C, H, W)."""
     dy = np.ascontiguousarray(dy)
-    dx = np.empty_like(dy)
+    dx = recycle.empty(dy.shape, dy.dtype)
     per_channel = [np.ascontiguousarray(a, dtype=dy.dtype)
                    for a in (gamma, inv_std, mean_dx_hat, mean_dx_hat_x_hat)]
     _batchnorm_input_grad(dy, np.ascontiguousarray(x_hat), *per_channel, dx)

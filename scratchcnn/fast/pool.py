@@ -10,13 +10,13 @@ from numba import uint64 as u
 from ..reference.conv import conv_output_size
 from ..reference.pool import avgpool_backward, avgpool_forward  # noqa: F401
 from ..reference.pool import tie_tolerance
+from . import recycle
 
 
 @njit(cache=True, parallel=True)
-def _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow):
+def _maxpool_forward(x, tolerance, kh, kw, sh, sw, out, switches):
     n, c, h, w = x.shape
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    switches = np.empty((n, c, oh, ow), dtype=np.int64)
+    oh, ow = out.shape[2:]
     x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
     for plane in prange(n * c):               # thread owns plane (b, ch)
         base, out_base = plane * h * w, plane * oh * ow
@@ -40,14 +40,13 @@ def _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow):
 
 
 @njit(cache=True, parallel=True)
-def _maxpool_2x2(x, tolerance, oh, ow):
+def _maxpool_2x2(x, tolerance, out, switches):
     # The same rule as _maxpool_forward for 2x2 windows at stride 2, written out: four
     # reads, their maximum, then the switch (and its value) chosen last-to-first so the
     # first position within the tolerance is set last, and unsigned offsets, which LLVM compiles to vector
     # selects (BENCHMARKS.md, "Rules in the code": Numba kernels).
     n, c, h, w = x.shape
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    switches = np.empty((n, c, oh, ow), dtype=np.int64)
+    oh, ow = out.shape[2:]
     x_flat, out_flat, switch_flat = x.ravel(), out.ravel(), switches.ravel()
     for plane in prange(n * c):               # thread owns plane (b, ch)
         base, out_base = u(plane * h * w), u(plane * oh * ow)
@@ -81,34 +80,38 @@ def maxpool_forward(x, kh, kw, stride):
     ow = conv_output_size(x.shape[3], kw, sw, 0)
     x = np.ascontiguousarray(x)
     tolerance = tie_tolerance(x)
+    n, c = x.shape[:2]
+    out = recycle.empty((n, c, oh, ow), x.dtype)
+    switches = recycle.empty((n, c, oh, ow), np.int64)
     if (kh, kw, sh, sw) == (2, 2, 2, 2):
-        return _maxpool_2x2(x, tolerance, oh, ow)
-    return _maxpool_forward(x, tolerance, kh, kw, sh, sw, oh, ow)
+        return _maxpool_2x2(x, tolerance, out, switches)
+    return _maxpool_forward(x, tolerance, kh, kw, sh, sw, out, switches)
 
 
 @njit(cache=True, parallel=True)
-def _max_unpool(values, switches, h, w):
+def _max_unpool(values, switches, out):
     n, c, oh, ow = values.shape
-    out = np.zeros((n, c, h * w), dtype=values.dtype)
-    for plane in prange(n * c):               # thread owns plane (b, ch)
-        b, ch = plane // c, plane % c
+    for plane in prange(n * c):               # thread owns plane (b, ch): zeros, then
+        b, ch = plane // c, plane % c         # each value added at its switch
+        out[b, ch, :] = 0
         for y in range(oh):
             for xo in range(ow):
                 out[b, ch, switches[b, ch, y, xo]] += values[b, ch, y, xo]
-    return out.reshape(n, c, h, w)
+    return out
 
 
 def max_unpool(values, switches, x_shape):
     """See ``reference.pool.max_unpool``. values, switches: (N, C, OH, OW) -> x_shape."""
+    n, c, h, w = x_shape
+    out = recycle.empty((n, c, h * w), values.dtype)
     return _max_unpool(np.ascontiguousarray(values), np.ascontiguousarray(switches),
-                       x_shape[2], x_shape[3])
+                       out).reshape(x_shape)
 
 
 @njit(cache=True, parallel=True)
-def _gather_at_switches(x, switches):
+def _gather_at_switches(x, switches, out):
     n, c, oh, ow = switches.shape
     w = x.shape[3]
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
     for plane in prange(n * c):
         b, ch = plane // c, plane % c
         for y in range(oh):
@@ -120,4 +123,5 @@ def _gather_at_switches(x, switches):
 
 def gather_at_switches(x, switches):
     """See ``reference.pool.gather_at_switches``. x: (N, C, H, W) -> switches.shape."""
-    return _gather_at_switches(np.ascontiguousarray(x), np.ascontiguousarray(switches))
+    out = recycle.empty(switches.shape, x.dtype)
+    return _gather_at_switches(np.ascontiguousarray(x), np.ascontiguousarray(switches), out)

@@ -11,6 +11,7 @@ import numpy as np
 from ..backend import array_module
 from ..reference.winograd import (F4, filter_transform, filter_transform_adjoint,
                                   winograd_tiles)
+from . import recycle
 
 # Where Winograd runs: 3x3, stride-1 filters with at least MIN_CHANNELS input channels, on
 # a batch of at least MIN_TILES 4x4 output tiles; below, its fixed costs outweigh the
@@ -112,7 +113,7 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
     c = x_shape[1]
     per_image = v.shape[1] // n
     du = xp.zeros((SCHEME.entries, o, c), dtype=dy.dtype) if param_grads else None
-    dx = xp.empty(x_shape, dtype=dy.dtype) if input_grad else None
+    dx = recycle.empty(x_shape, dy.dtype) if input_grad else None
     chunks = list(_chunks(n, c + o, per_image, dy.dtype.itemsize))
     dm_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, dy)
     dv_buffer = _chunk_buffer(scratch, "winograd_dv", c, chunks, dy)
