@@ -359,6 +359,16 @@ MUTATIONS = [
      "    xp, channels = np, out.shape[0]", "the GPU path: a layout move allocates on the host"),
     ("audit", "scratchcnn/fast/conv2d.py", "    return (_winograd_enabled.get() and not is_gpu_array(x)",
      "    return (not is_gpu_array(x)", "without_winograd() still runs Winograd"),
+    # --- fast/recycle.py: a block nobody holds, every element written ---------------------
+    ("core", "scratchcnn/fast/recycle.py", "            if _references(entry) == _FREE:",
+     "            if True:", "recycle: a block that an array still holds is handed out"),
+    ("core", "scratchcnn/fast/recycle.py", "            if _references(entry) == _FREE:",
+     "            if _references(entry) <= _FREE + 1:",
+     "recycle: a block with one holder counted as free"),
+    ("core", "scratchcnn/fast/pool.py", "        out[b, ch, :] = 0\n",
+     "        pass\n", "fast max_unpool: a recycled block not zeroed"),
+    ("audit", "scratchcnn/fast/recycle.py", "        if _requests % KEEP == 0:",
+     "        if False:", "recycle: free blocks never let go"),
 ]
 
 

@@ -13,5 +13,8 @@ into it, and only outside ``use_reference()``. Nothing is imported here, so that
     occlusion.py, occlusion_cases.py,  the cone of influence: explain/occlusion.py by reuse
     occlusion_kernels.py
     gpu.py, gpu_sources.py             CuPy twins, and their CUDA sources
-    machine.py, runtime.py             what this CPU is; opt-in process tuning (tune())
+    recycle.py                         large outputs in blocks that nobody holds any more
+    threads.py                         the engine's thread discipline (Numba's threads)
+    machine.py, runtime.py             what this CPU is; the engine's report, opt-in
+                                       process tuning (tune())
 """

@@ -14,9 +14,10 @@ room's kernels write their large outputs into ``empty(shape, dtype)``:
 * a block is never handed out while an array made from it is alive: every view, slice
   or reshape of an array keeps its block alive, and CPython counts those references
   (``sys.getrefcount``); holding a result, or any view of it, is enough to keep it;
-* every ``KEEP`` requests, the free blocks not handed out during the last ``KEEP`` are
-  let go (``release()`` lets go of every free block now), so the pool holds what recent
-  calls used, not more.
+* the pool lets go of free blocks so that it holds what recent calls used, not more:
+  every ``KEEP`` requests, those not handed out during the last ``KEEP``; and when a new
+  block is made, the least recently used ones beyond ``FREE_BYTES`` in all.
+  ``release()`` (also ``sc.runtime.release()``) lets go of every free block now.
 
 Nothing outside scratchcnn's own calls changes: not the allocator, not NumPy. The
 values are the kernels' own: only the address differs. ``report()`` says how much the
@@ -29,7 +30,8 @@ import threading
 import numpy as np
 
 MIN_BYTES = 1 << 18      # smaller arrays come from malloc's heap, already mapped
-KEEP = 512               # requests a free block waits to be handed out again
+KEEP = 128               # requests a free block waits to be handed out again
+FREE_BYTES = 256 << 20   # free blocks kept at most, in bytes
 
 _lock = threading.Lock()
 _pool = {}               # nbytes -> [[block (uint8, nbytes), request it was last handed out]]
@@ -65,6 +67,7 @@ def empty(shape, dtype):
         else:
             block = np.empty(nbytes, np.uint8)
             entries.append([block, _requests])
+            _keep_at_most(FREE_BYTES)
         if _requests % KEEP == 0:
             _let_go(lambda entry: _requests - entry[1] >= KEEP)
         return block.view(dtype).reshape(shape)
@@ -86,6 +89,20 @@ def _let_go(stale):
             _pool[nbytes] = kept
         else:
             del _pool[nbytes]
+
+
+def _keep_at_most(free_bytes):
+    """Drop the least recently handed-out free blocks until at most ``free_bytes`` are
+    free (caller holds the lock)."""
+    free = sorted(((entry[1], nbytes, id(entry)) for nbytes, group in _pool.items()
+                   for entry in group if _references(entry) == _FREE), reverse=True)
+    total, doomed = 0, set()
+    for _, nbytes, key in free:                        # the most recent first
+        total += nbytes
+        if total > free_bytes:
+            doomed.add(key)
+    if doomed:
+        _let_go(lambda entry: id(entry) in doomed)
 
 
 def release():

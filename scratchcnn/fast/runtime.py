@@ -23,7 +23,8 @@ yourself (an environment variable) always wins.
    new timeout. Both are exported C functions of OpenBLAS; where the loaded BLAS lacks
    them (another BLAS, an old OpenBLAS), this step is skipped and says so.
 
-``report()`` says what the engine chose for its threads and what ``tune()`` applied.
+``report()`` says what the engine chose for its threads, what its recycled outputs hold
+(recycle.py) and what ``tune()`` applied.
 """
 import ctypes
 import ctypes.util
@@ -76,10 +77,21 @@ _applied = None
 
 def report():
     """What the engine chose for its threads, and who chose it (threads.py: Numba's
-    threading layer, chosen at the fast room's first kernel unless you chose one), and
-    what ``tune()`` applied (None if it was not called)."""
+    threading layer, chosen at the fast room's first kernel unless you chose one); the
+    memory its recycled outputs hold (recycle.py: "recycled", blocks and MiB held by
+    live arrays or free for the next call); and what ``tune()`` applied (None if it was
+    not called)."""
+    from .recycle import report as recycled
     from .threads import report as engine
-    return dict(engine(), tune=None if _applied is None else dict(_applied))
+    return dict(engine(), recycled=recycled(),
+                tune=None if _applied is None else dict(_applied))
+
+
+def release():
+    """Let go of the memory the engine keeps for its next outputs (recycle.py: the free
+    blocks); returns the bytes still in arrays that are alive."""
+    from .recycle import release as let_go
+    return let_go()
 
 
 def tune():

@@ -109,6 +109,23 @@ def test_free_blocks_are_let_go_after_keep_requests_and_by_release():
     assert recycle.release() == held_by_others
 
 
+def test_free_blocks_beyond_free_bytes_are_let_go_oldest_first(monkeypatch):
+    gc.collect()
+    recycle.release()
+    monkeypatch.setattr(recycle, "FREE_BYTES", 3 * recycle.MIN_BYTES)
+    sizes = [(k,) + SHAPE[1:] for k in (8, 9, 10)]            # 256, 288, 320 KiB
+    for shape in sizes:
+        recycle.empty(shape, np.float32)                     # made, then dropped
+    newest = recycle.empty((11,) + SHAPE[1:], np.float32)    # made: the cap is checked
+    free = {n for n, group in recycle._pool.items() for entry in group
+            if recycle._references(entry) == recycle._FREE}
+    bytes_of = [int(np.prod(shape)) * 4 for shape in sizes]
+    assert free == set(bytes_of[1:])                         # the oldest (8, ...) let go
+    assert sum(free) <= recycle.FREE_BYTES
+    assert newest.nbytes in recycle._pool                    # held: never let go
+    assert sc.runtime.release() >= newest.nbytes
+
+
 def test_threads_never_share_a_held_block():
     clashes = []
 
