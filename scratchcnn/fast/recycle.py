@@ -4,10 +4,10 @@ more, instead of fresh memory each time.
 
 A training step makes the same large arrays every step: a layer's output, its mask, its
 switches, its input gradient. Asked of malloc, each one over glibc's thresholds is fresh
-memory that the operating system maps in page by page when it is first written (about
-4 microseconds per 4 KiB page on the virtual machines here: 3,000 pages, 12 ms of a 65 ms
-step of the slides' model; BENCHMARKS.md, "Rules in the code": recycle). So the fast
-room's kernels write their large outputs into ``empty(shape, dtype)``:
+memory that the operating system maps in page by page when it is first written, a
+fault per 4 KiB page (what that costs a training step: BENCHMARKS.md, "Rules in the
+code": recycle). So the fast room's kernels write their large outputs into
+``empty(shape, dtype)``:
 
 * a block of the same size that no array refers to any more is handed out again, as a
   new array of the shape and dtype asked for;
