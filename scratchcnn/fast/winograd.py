@@ -21,6 +21,11 @@ from . import recycle
 MIN_CHANNELS = 16
 MIN_TILES = 512
 DEFAULT_CHUNK_BYTES = 8 << 20       # where the machine does not report its caches
+# A training step's chunks take TRAINING_CHUNK_FACTOR times chunk_bytes() (the whole
+# last-level cache): each chunk alternates matrix products and Numba transforms, and in a
+# training step fewer alternations beat a smaller chunk (BENCHMARKS.md, "Rules in the
+# code": chunk_bytes).
+TRAINING_CHUNK_FACTOR = 4
 SCHEME = F4                         # BENCHMARKS.md, "Rules in the code": SCHEME
 
 
@@ -59,7 +64,7 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
     o = weights.shape[0]
     u_t = xp.ascontiguousarray(filter_transform(weights).transpose(0, 2, 1))  # U^T: (E, C, O)
     per_image = int(np.prod(winograd_tiles(*x.shape[2:], padding)))       # tiles per image
-    chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
+    chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize, chunk_bytes()))
     v_buffer = _chunk_buffer(scratch, "winograd_v", c, chunks, x)
     m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
     for images, rows in chunks:
@@ -72,7 +77,7 @@ def conv3x3(x, weights, bias, padding, transforms, out, scratch):
 def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
     """``conv3x3`` for a training step: y = conv(x, weights) + bias, and what its backward
     needs. V is kept for the whole batch (dL/dW needs it); M goes through in chunks of
-    images, as in ``conv3x3``, so that it stays in cache and small.
+    images, as in ``conv3x3`` but ``TRAINING_CHUNK_FACTOR`` times larger.
 
     x: (N, C, H, W); weights: (O, C, 3, 3); bias: (O,); padding: (ph, pw); transforms:
     winograd_kernels or reference/winograd.py; out: (N, O, OH, OW); scratch: reused buffers.
@@ -86,7 +91,8 @@ def conv3x3_training(x, weights, bias, padding, transforms, out, scratch):
     u_t = xp.ascontiguousarray(u.transpose(0, 2, 1))                       # U^T: (E, C, O)
     v = transforms.winograd_input(x, padding, out=scratch(
         "winograd_v", (SCHEME.entries, n * per_image, c), x))              # V = B^T d B
-    chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize))
+    chunks = list(_chunks(n, c + o, per_image, x.dtype.itemsize,
+                          TRAINING_CHUNK_FACTOR * chunk_bytes()))
     m_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, x)
     for images, rows in chunks:
         m = xp.matmul(v[:, rows], u_t, out=m_buffer(rows))                 # M[k] = V[k] U[k]^T
@@ -114,7 +120,8 @@ def conv3x3_backward(dy, saved, x_shape, padding, transforms, scratch,
     per_image = v.shape[1] // n
     du = xp.zeros((SCHEME.entries, o, c), dtype=dy.dtype) if param_grads else None
     dx = recycle.empty(x_shape, dy.dtype) if input_grad else None
-    chunks = list(_chunks(n, c + o, per_image, dy.dtype.itemsize))
+    chunks = list(_chunks(n, c + o, per_image, dy.dtype.itemsize,
+                          TRAINING_CHUNK_FACTOR * chunk_bytes()))
     dm_buffer = _chunk_buffer(scratch, "winograd_m", o, chunks, dy)
     dv_buffer = _chunk_buffer(scratch, "winograd_dv", c, chunks, dy)
     for images, rows in chunks:
@@ -139,14 +146,15 @@ def _chunk_buffer(scratch, key, channels, chunks, like):
         entries, rows.stop - rows.start, channels)
 
 
-def _chunks(n, channels, per_image, itemsize):
+def _chunks(n, channels, per_image, itemsize, budget):
     """(images, rows) slices of the chunks of ``conv3x3``, ``conv3x3_training`` and
     ``conv3x3_backward``: the fewest chunks of whole images, as even as can be, whose
     V and M (E * tiles * (C + O) numbers, E = SCHEME.entries, ``channels`` = C + O) fit in
-    ``chunk_bytes()`` (a chunk holds one image at least); rows: their tiles' rows of V
-    and M. 64 images of which 9 fit: 8 chunks of 8, not 7 of 9 and one of 1 (whose
+    ``budget`` bytes (a chunk holds one image at least): ``chunk_bytes()`` in eval,
+    ``TRAINING_CHUNK_FACTOR`` times that in a training step; rows: their tiles' rows of
+    V and M. 64 images of which 9 fit: 8 chunks of 8, not 7 of 9 and one of 1 (whose
     kernels would keep one thread busy)."""
-    fit = max(1, chunk_bytes() // (SCHEME.entries * channels * per_image * itemsize))
+    fit = max(1, budget // (SCHEME.entries * channels * per_image * itemsize))
     count = -(-n // fit)
     for index in range(count):
         first, last = n * index // count, n * (index + 1) // count

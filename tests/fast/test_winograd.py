@@ -453,7 +453,7 @@ def test_training_by_winograd_equals_im2col_and_finite_differences(monkeypatch, 
     the finite-difference check of test_layers (relative_error < 1e-6)."""
     tiles = int(np.prod(plain_winograd.winograd_tiles(5, 6, (padding, padding))))
     monkeypatch.setattr(winograd, "chunk_bytes",                     # chunks of 1, 2, 2
-                        lambda: 2 * E * (16 + 3) * tiles * 8)
+                        lambda: 2 * E * (16 + 3) * tiles * 8 // winograd.TRAINING_CHUNK_FACTOR)
     rng = np.random.default_rng(13)
     layer = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
     plain = Conv2D(16, 3, 3, padding=padding).astype(np.float64)
@@ -514,12 +514,37 @@ def test_when_training_takes_winograd(monkeypatch):
         assert conv.saved.get("winograd") is None and conv.saved["cols"] is not None
 
 
-def test_chunks_are_even_and_fit(monkeypatch):
+def test_a_training_step_takes_chunks_training_chunk_factor_times_larger(monkeypatch):
+    """With chunk_bytes() room for one image's V and M, eval runs M one image at a time
+    and a training step (forward and backward) TRAINING_CHUNK_FACTOR images at a time."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 16, 6, 6))
+    tiles = int(np.prod(plain_winograd.winograd_tiles(6, 6, (1, 1))))
+    monkeypatch.setattr(winograd, "chunk_bytes", lambda: E * (16 + 4) * tiles * 8)
+    layer = Conv2D(16, 4, 3, padding=1).astype(np.float64)
+    rows_of_m = {}
+    for mode in ("eval", "train"):
+        buffers = {}
+        scratch = lambda key, shape, like: buffers.setdefault(key, np.empty(shape))  # noqa: E731
+        out = np.empty((8, 4, 6, 6))
+        if mode == "eval":
+            winograd.conv3x3(x, layer.params["W"], layer.params["b"], (1, 1), cpu_winograd,
+                             out, scratch)
+        else:
+            _, saved = winograd.conv3x3_training(x, layer.params["W"], layer.params["b"],
+                                                 (1, 1), cpu_winograd, out, scratch)
+            winograd.conv3x3_backward(rng.standard_normal(out.shape), saved, x.shape, (1, 1),
+                                      cpu_winograd, scratch)
+            assert buffers["winograd_dv"].size == E * 4 * tiles * 16
+        rows_of_m[mode] = buffers["winograd_m"].size // (E * 4)
+    assert rows_of_m == {"eval": tiles, "train": winograd.TRAINING_CHUNK_FACTOR * tiles}
+
+
+def test_chunks_are_even_and_fit():
     """_chunks: every image once, in order; the fewest chunks that fit (ceil(N / fit));
     sizes that differ by one at most; rows = the chunk's images times the tiles per image."""
     def chunk_sizes(n, fit, per_image=3):
-        monkeypatch.setattr(winograd, "chunk_bytes", lambda: fit * E * 5 * per_image * 8)
-        chunks = list(winograd._chunks(n, 5, per_image, 8))
+        chunks = list(winograd._chunks(n, 5, per_image, 8, fit * E * 5 * per_image * 8))
         assert [c[0].start for c in chunks] == [0] + [c[0].stop for c in chunks[:-1]]
         assert chunks[-1][0].stop == n
         for images, rows in chunks:
