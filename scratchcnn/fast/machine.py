@@ -4,7 +4,8 @@ instructions, caches and threads.
 Speed depends on the machine, so every speed figure names it (BENCHMARKS.md), and what
 the kernels choose from the machine reads it here instead of a constant tuned on one
 CPU: the chunk of images that Winograd and eval-mode im2col take at a time (a quarter
-of the last-level cache, fast/winograd.py). Linux reports all of
+of the last-level cache in eval, all of it in a training step; fast/winograd.py). Linux
+reports all of
 it (/proc/cpuinfo, /sys/devices/system/cpu); elsewhere the fields are None and the
 callers fall back to their defaults.
 """

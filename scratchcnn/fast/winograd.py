@@ -30,9 +30,10 @@ SCHEME = F4                         # BENCHMARKS.md, "Rules in the code": SCHEME
 
 
 def chunk_bytes(caches=None):
-    """How many bytes of V and M one chunk of images may take: a quarter of the
+    """How many bytes of V and M one chunk of images may take in eval: a quarter of the
     last-level cache, at least 1 MB (BENCHMARKS.md, "Rules in the code": chunk_bytes);
-    DEFAULT_CHUNK_BYTES if the cache is unknown.
+    DEFAULT_CHUNK_BYTES if the cache is unknown. A training step's chunks take
+    ``TRAINING_CHUNK_FACTOR`` times this.
     caches: {"L2": bytes, "L3": bytes, ...} (default: this machine's, machine.py)."""
     if caches is None:
         from .machine import this_machine
