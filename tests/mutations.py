@@ -369,6 +369,8 @@ MUTATIONS = [
      "        pass\n", "fast max_unpool: a recycled block not zeroed"),
     ("audit", "scratchcnn/fast/recycle.py", "        if _requests % KEEP == 0:",
      "        if False:", "recycle: free blocks never let go"),
+    ("audit", "scratchcnn/fast/winograd.py", "TRAINING_CHUNK_FACTOR = 4",
+     "TRAINING_CHUNK_FACTOR = 1", "Winograd: a training step takes eval's chunks"),
 ]
 
 
