@@ -73,13 +73,6 @@ def empty(shape, dtype):
         return block.view(dtype).reshape(shape)
 
 
-def zeros(shape, dtype):
-    """``empty(shape, dtype)`` filled with zeros (what ``np.zeros`` returns)."""
-    out = empty(shape, dtype)
-    out.fill(0)
-    return out
-
-
 def _let_go(stale):
     """Drop the free blocks for which stale(entry) is true (caller holds the lock)."""
     for nbytes in list(_pool):
