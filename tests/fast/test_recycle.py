@@ -6,6 +6,7 @@ rule broken (every block counted as free) must fail.
 """
 import gc
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -125,16 +126,31 @@ def test_free_blocks_beyond_free_bytes_are_let_go_oldest_first(monkeypatch):
     assert sc.runtime.release() >= newest.nbytes
 
 
-def test_threads_never_share_a_held_block():
-    clashes = []
+def test_threads_never_share_a_held_block(monkeypatch):
+    """Four threads take and hold blocks; a sleep after each reference count lets the
+    other threads run before the block is taken, so without the pool's lock two threads
+    would both see one block free and both take it (seen: this test fails then)."""
+    count = recycle._references
+
+    def slow_count(entry):
+        references = count(entry)
+        time.sleep(1e-4)                              # between the count and the take
+        return references
+    monkeypatch.setattr(recycle, "_references", slow_count)
+    clashes, held, guard = [], set(), threading.Lock()
 
     def worker():
-        for _ in range(200):
+        for _ in range(50):
             mine = recycle.empty(SHAPE, np.float32)
-            mark = float(threading.get_ident() % 1000)
-            mine[...] = mark
-            if not np.all(mine == mark):
-                clashes.append(1)
+            address = _address(mine)
+            with guard:
+                if address in held:                   # another thread holds it now
+                    clashes.append(address)
+                held.add(address)
+            time.sleep(1e-4)                          # hold it a while
+            with guard:
+                held.discard(address)
+            del mine
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
